@@ -1,0 +1,104 @@
+"""One exception root for growthmap.
+
+Every error a user can cause (bad config, bad input file, unknown account) is a
+``GrowthmapError`` subclass that also inherits a built-in, so callers may catch it
+either way.  Each class carries the CLI exit code and the HTTP status it maps to;
+the CLI and the web app translate errors in exactly one place each.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GrowthmapError",
+    "ConfigError",
+    "InputError",
+    "WorkspaceError",
+    "NotFoundError",
+    "AccessDenied",
+    "NotFittedError",
+    "InfeasibleError",
+    "EXIT_CODES",
+]
+
+
+class GrowthmapError(Exception):
+    """Root of every error growthmap raises on purpose.
+
+    ``hint`` tells the user how to fix the problem; it is printed after the message.
+    """
+
+    exit_code: int = 1
+    http_status: int = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  fix: {self.hint}"
+        return self.message
+
+
+class ConfigError(GrowthmapError, ValueError):
+    """The config file or a command option is wrong: names the key and allowed values."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class InputError(GrowthmapError, ValueError):
+    """An input file is structurally unusable (unreadable, missing a required column, ...)."""
+
+    exit_code = 3
+    http_status = 400
+
+
+class WorkspaceError(GrowthmapError, RuntimeError):
+    """The workspace is missing, of another schema version, or lacks what a step needs."""
+
+    exit_code = 4
+    http_status = 409
+
+
+class NotFoundError(GrowthmapError, LookupError):
+    """An account, snapshot, rep or user does not exist (or the caller may not see it)."""
+
+    exit_code = 5
+    http_status = 404
+
+
+class AccessDenied(GrowthmapError, PermissionError):
+    """Authentication failed (bad or missing token / password)."""
+
+    exit_code = 6
+    http_status = 401
+
+
+class NotFittedError(GrowthmapError, ValueError, AttributeError):
+    """An estimator was used before ``fit``."""
+
+    exit_code = 7
+    http_status = 500
+
+
+class InfeasibleError(GrowthmapError, ValueError):
+    """An optimisation problem (alignment, allocation, quota) has no feasible solution."""
+
+    exit_code = 8
+    http_status = 422
+
+
+#: exit code -> meaning, documented in the CLI reference.
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "unexpected internal error (run with --debug for the traceback)",
+    2: "configuration or option error",
+    3: "input file error (structure, unreadable file, missing required column)",
+    4: "workspace error (missing, other schema version, a step's prerequisite absent)",
+    5: "not found (account, snapshot, rep, user)",
+    6: "access denied",
+    7: "model used before fitting",
+    8: "optimisation problem infeasible",
+}

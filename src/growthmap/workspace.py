@@ -1,0 +1,239 @@
+"""The workspace: one embedded DuckDB file holding inputs, quarantine and snapshots.
+
+Layout inside the file (``SCHEMA_VERSION`` guards it):
+
+* ``main.<table>`` — the loaded input tables, named as in :mod:`growthmap.contract`;
+* ``gm.*`` — growthmap's own tables: ``meta``, ``loads``, ``quarantine``,
+  ``data_quality``, ``snapshots``, ``users``, ``feedback``;
+* ``snap_<n>.*`` — the outputs of run ``n``, written once and never changed;
+* ``truth.*`` — only in demo workspaces: the demo world's true wallets and the
+  following year's purchases, kept apart so no model can read them by accident.
+
+Queries go through Ibis (``ws.ibis``) so the same expressions run on Spark; the raw
+DuckDB connection (``ws.con``) is for DDL, bulk loading and transactions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import ibis
+
+from growthmap.contract import TABLES
+from growthmap.errors import NotFoundError, WorkspaceError
+
+__all__ = ["SCHEMA_VERSION", "DEFAULT_WORKSPACE", "Workspace"]
+
+SCHEMA_VERSION = 1
+DEFAULT_WORKSPACE = Path("growthmap.duckdb")
+
+_SYSTEM_DDL = """
+CREATE SCHEMA IF NOT EXISTS gm;
+CREATE TABLE IF NOT EXISTS gm.meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS gm.loads (
+    load_id INTEGER PRIMARY KEY, table_name VARCHAR, file VARCHAR, mode VARCHAR,
+    loaded_at TIMESTAMP, rows_read BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT,
+    cells_nulled BIGINT);
+CREATE TABLE IF NOT EXISTS gm.quarantine (
+    load_id INTEGER, table_name VARCHAR, file VARCHAR, row_number BIGINT,
+    reason VARCHAR, column_name VARCHAR, value VARCHAR, raw VARCHAR);
+CREATE TABLE IF NOT EXISTS gm.data_quality (
+    load_id INTEGER, table_name VARCHAR, file VARCHAR, row_number BIGINT, key VARCHAR,
+    column_name VARCHAR, value VARCHAR, issue VARCHAR);
+CREATE TABLE IF NOT EXISTS gm.snapshots (
+    snapshot_id INTEGER PRIMARY KEY, as_of DATE, created_at TIMESTAMP, label VARCHAR,
+    engine VARCHAR, code_version VARCHAR, config_json VARCHAR, input_fingerprint VARCHAR,
+    tables VARCHAR, evaluations VARCHAR, notes VARCHAR);
+CREATE TABLE IF NOT EXISTS gm.users (
+    username VARCHAR PRIMARY KEY, role VARCHAR, territory_id VARCHAR, rep_id VARCHAR,
+    password_hash VARCHAR, token_hash VARCHAR, created_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS gm.feedback (
+    feedback_id INTEGER PRIMARY KEY, account_id VARCHAR, family VARCHAR, verdict VARCHAR,
+    figure DOUBLE, reason VARCHAR, username VARCHAR, created_at TIMESTAMP);
+"""
+
+
+class Workspace:
+    """An open growthmap workspace (a DuckDB file).
+
+    Use :meth:`create` for a new one and :meth:`open` for an existing one; both check
+    the schema version so an old file never gets half-read.
+    """
+
+    def __init__(self, path: str | Path, con: duckdb.DuckDBPyConnection) -> None:
+        self.path = Path(path)
+        self.con = con
+        self.ibis = ibis.duckdb.from_connection(con)
+
+    # -- opening -----------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path = DEFAULT_WORKSPACE, *, overwrite: bool = False) -> Workspace:
+        """Create a new workspace file (``overwrite`` replaces an existing one)."""
+        path = Path(path)
+        if path.exists():
+            if not overwrite:
+                raise WorkspaceError(
+                    f"workspace {path} already exists",
+                    hint="open it, choose another --workspace, or pass --force to replace it",
+                )
+            path.unlink()
+            Path(f"{path}.wal").unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path))
+        con.execute(_SYSTEM_DDL)
+        con.execute(
+            "INSERT INTO gm.meta VALUES ('schema_version', ?), ('created_at', ?)",
+            [str(SCHEMA_VERSION), datetime.now(UTC).isoformat()],
+        )
+        return cls(path, con)
+
+    @classmethod
+    def open(
+        cls, path: str | Path = DEFAULT_WORKSPACE, *, create: bool = False, read_only: bool = False
+    ) -> Workspace:
+        """Open an existing workspace, checking its schema version."""
+        path = Path(path)
+        if not path.exists():
+            if create:
+                return cls.create(path)
+            raise WorkspaceError(
+                f"no workspace at {path}",
+                hint="run `growthmap init` (or `growthmap demo`) first, or pass --workspace PATH",
+            )
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise WorkspaceError(
+                f"cannot open workspace {path}: {exc}",
+                hint="is another growthmap process writing to it? If the file is not a "
+                "growthmap workspace, choose another --workspace",
+            ) from None
+        try:
+            row = con.execute("SELECT value FROM gm.meta WHERE key = 'schema_version'").fetchone()
+        except duckdb.Error:
+            con.close()
+            raise WorkspaceError(
+                f"{path} is a DuckDB file but not a growthmap workspace",
+                hint="run `growthmap init --workspace NEW_PATH` to create one",
+            ) from None
+        version = int(row[0]) if row else -1
+        if version != SCHEMA_VERSION:
+            con.close()
+            raise WorkspaceError(
+                f"workspace {path} has schema version {version}; this growthmap uses "
+                f"version {SCHEMA_VERSION}",
+                hint="create a new workspace with `growthmap init` and load the data again",
+            )
+        return cls(path, con)
+
+    @property
+    def backend(self) -> ibis.BaseBackend:
+        """The Ibis backend over this workspace (the run's ``Source`` protocol)."""
+        return self.ibis
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- tables ------------------------------------------------------------------
+    def has_table(self, name: str, schema: str = "main") -> bool:
+        row = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchone()
+        return bool(row and row[0])
+
+    def table(self, name: str, schema: str = "main") -> ibis.Table:
+        """An input (or any) table as an Ibis expression; a clear error when absent."""
+        if not self.has_table(name, schema):
+            what = "input table" if schema == "main" else f"table {schema}."
+            hint = (
+                f"load it with `growthmap load {name} FILE`"
+                if name in TABLES and schema == "main"
+                else "run the step that creates it first"
+            )
+            raise WorkspaceError(f"the workspace has no {what}{name}", hint=hint)
+        return self.ibis.table(name, database=schema)
+
+    def maybe_table(self, name: str, schema: str = "main") -> ibis.Table | None:
+        """The table when it exists, else ``None`` (optional inputs)."""
+        return self.table(name, schema) if self.has_table(name, schema) else None
+
+    def loaded_tables(self) -> list[str]:
+        """Contract tables present in the workspace."""
+        return [t for t in TABLES if self.has_table(t)]
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing: a failure rolls back every statement inside."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    # -- snapshots ---------------------------------------------------------------
+    def snapshot_ids(self) -> list[int]:
+        return [r[0] for r in self.con.execute(
+            "SELECT snapshot_id FROM gm.snapshots ORDER BY snapshot_id").fetchall()]
+
+    def resolve_snapshot(self, ref: int | str | None = "latest") -> int:
+        """Turn ``latest`` / ``previous`` / ``3`` / ``snap_3`` into a snapshot id."""
+        ids = self.snapshot_ids()
+        if not ids:
+            raise WorkspaceError(
+                f"workspace {self.path} has no snapshot yet", hint="run `growthmap run` first"
+            )
+        if ref is None or ref == "latest":
+            return ids[-1]
+        if ref == "previous":
+            if len(ids) < 2:
+                raise NotFoundError("there is only one snapshot, so no previous one",
+                                    hint="run `growthmap run` again to create another")
+            return ids[-2]
+        text = str(ref).removeprefix("snap_")
+        if text.isdigit() and int(text) in ids:
+            return int(text)
+        raise NotFoundError(
+            f"no snapshot {ref!r}",
+            hint=f"use latest, previous or one of: {', '.join(map(str, ids))}",
+        )
+
+    def snapshot_info(self, ref: int | str | None = "latest") -> dict:
+        """The row of ``gm.snapshots`` for a snapshot, as a dict."""
+        sid = self.resolve_snapshot(ref)
+        cur = self.con.execute("SELECT * FROM gm.snapshots WHERE snapshot_id = ?", [sid])
+        cols = [d[0] for d in cur.description]
+        return dict(zip(cols, cur.fetchone(), strict=True))
+
+    def output(self, name: str, snapshot: int | str | None = "latest") -> ibis.Table:
+        """An output table of a snapshot, e.g. ``ws.output("account_value")``."""
+        sid = self.resolve_snapshot(snapshot)
+        schema = f"snap_{sid}"
+        if not self.has_table(name, schema):
+            raise WorkspaceError(
+                f"snapshot {sid} has no output {name!r}",
+                hint="the step that produces it did not run in that snapshot; "
+                "run `growthmap run` with the data it needs",
+            )
+        return self.ibis.table(name, database=schema)
+
+    def has_output(self, name: str, snapshot: int | str | None = "latest") -> bool:
+        try:
+            sid = self.resolve_snapshot(snapshot)
+        except (WorkspaceError, NotFoundError):
+            return False
+        return self.has_table(name, f"snap_{sid}")
