@@ -245,14 +245,14 @@ def stage(ctx: RunContext) -> None:
     if cfg.rollup_parents and "parent_id" in accounts.columns:
         acc = ctx.source.backend.to_pandas(accounts.select("account_id", "parent_id"))
         top = ultimate_parents(acc).rename("group_account_id").reset_index()
-        av = av.left_join(ibis.memtable(top), "account_id")
+        av = av.inner_join(ibis.memtable(top), "account_id")
         groups = av.group_by("group_account_id").aggregate(group_value=av.value.sum())
         groups = assign_tiers(groups, "group_value", key="group_account_id", **tier_kw)
-        av = av.left_join(groups.select("group_account_id", "value_tier", "group_value"),
-                          "group_account_id")
-        av = assign_tiers(av.drop("value_tier"), "value", **tier_kw).drop("value_tier")
-        av = av.left_join(groups.select("group_account_id", "value_tier"), "group_account_id")
-        av = av.drop(*[c for c in av.columns if c.endswith("_right")])
+        groups = groups.select(_gid="group_account_id", _gtier="value_tier",
+                               group_value="group_value")
+        av = assign_tiers(av, "value", **tier_kw).drop("value_tier")
+        av = av.inner_join(groups, av.group_account_id == groups._gid)
+        av = av.mutate(value_tier=av._gtier).drop("_gid", "_gtier")
     else:
         if cfg.rollup_parents:
             ctx.note("value.rollup_parents is on but accounts have no parent_id column")

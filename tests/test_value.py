@@ -1,0 +1,174 @@
+"""Current value checked against an independent pandas computation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from growthmap.config import Config
+from growthmap.errors import ConfigError, WorkspaceError
+from growthmap.run import run
+from growthmap.value import ultimate_parents
+from growthmap.workspace import Workspace
+
+AS_OF = dt.date(2025, 6, 30)
+
+
+def _world(seed: int = 1, n: int = 120) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    acc = pd.DataFrame({
+        "account_id": [f"A{i:03d}" for i in range(n)],
+        "industry": rng.choice(["steel", "food", "pharma"], n),
+        "region": rng.choice(["north", "south"], n),
+        "employees": rng.integers(5, 5000, n),
+    })
+    m = 3000
+    tx = pd.DataFrame({
+        "line_id": [f"L{i}" for i in range(m)],
+        "account_id": rng.choice(acc.account_id[: int(n * 0.7)], m),
+        "date": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 1000, m), "D"),
+        "product_id": rng.choice(["p1", "p2", "p3", "p4"], m),
+        "amount": np.round(rng.lognormal(6, 1.2, m), 2),
+    })
+    tx.loc[rng.choice(m, 60, replace=False), "amount"] *= -0.3  # credit notes
+    tx["cost"] = (tx.amount.abs() * rng.uniform(0.4, 0.8, m)).round(2)
+    prod = pd.DataFrame({"product_id": ["p1", "p2", "p3", "p4"],
+                         "family": ["Tools", "Tools", "Service", "Parts"]})
+    return acc, tx, prod
+
+
+def _workspace(tmp_path, acc, tx, prod) -> Workspace:
+    ws = Workspace.create(tmp_path / "ws.duckdb")
+    for name, df in {"accounts": acc, "transactions": tx, "products": prod}.items():
+        ws.con.register("df", df)
+        cast = "CAST(date AS DATE) AS date, * EXCLUDE (date)" if name == "transactions" else "*"
+        ws.con.execute(f"CREATE TABLE main.{name} AS SELECT {cast} FROM df")
+        ws.con.unregister("df")
+    return ws
+
+
+def _expected(acc: pd.DataFrame, tx: pd.DataFrame, prod: pd.DataFrame) -> pd.DataFrame:
+    """Trailing/prior 12-month revenue per account, the plain-pandas way."""
+    d = tx.merge(prod, on="product_id")
+    d = d[d.date <= pd.Timestamp(AS_OF)]
+    start = pd.Timestamp(AS_OF) - pd.DateOffset(months=12)
+    prior = start - pd.DateOffset(months=12)
+    win = d[d.date > start]
+    out = acc[["account_id"]].copy()
+    out["revenue_t12m"] = out.account_id.map(win.groupby("account_id").amount.sum()).fillna(0)
+    p = d[(d.date > prior) & (d.date <= start)]
+    out["revenue_prior"] = out.account_id.map(p.groupby("account_id").amount.sum()).fillna(0)
+    gm = (win.amount - win.cost).groupby(win.account_id).sum()
+    out["gross_margin_t12m"] = out.account_id.map(gm)
+    buyers = set(win[win.amount > 0].account_id)
+    out["is_customer"] = out.account_id.isin(buyers)
+    out["families_t12m"] = out.account_id.map(
+        win[win.amount > 0].groupby("account_id").family.nunique()).fillna(0)
+    return out.set_index("account_id")
+
+
+def _gini(x: np.ndarray) -> float:
+    x = np.sort(x)
+    n = len(x)
+    return float((2 * np.arange(1, n + 1) @ x) / (n * x.sum()) - (n + 1) / n)
+
+
+def test_current_value_matches_pandas(tmp_path):
+    acc, tx, prod = _world()
+    ws = _workspace(tmp_path, acc, tx, prod)
+    res = run(ws, Config(), as_of=AS_OF)
+    got = res.outputs["account_value"].to_pandas().set_index("account_id")
+    exp = _expected(acc, tx, prod)
+    assert len(got) == len(acc)
+    for col in ("revenue_t12m", "revenue_prior", "families_t12m"):
+        np.testing.assert_allclose(got.loc[exp.index, col], exp[col], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(got.loc[exp.index, "gross_margin_t12m"].fillna(0),
+                               exp["gross_margin_t12m"].fillna(0), rtol=1e-9, atol=1e-6)
+    assert (got.loc[exp.index, "is_customer"] == exp.is_customer).all()
+
+    # concentration over customers, values clipped at zero
+    v = np.clip(exp[exp.is_customer].revenue_t12m.to_numpy(), 0, None)
+    conc = res.outputs["concentration"].to_pandas()
+    allrow = conc[conc.dimension == "all"].iloc[0]
+    assert allrow.gini == pytest.approx(_gini(v), rel=1e-9)
+    assert allrow.hhi == pytest.approx(((v / v.sum()) ** 2).sum(), rel=1e-9)
+    top = np.sort(v)[::-1][: int(np.ceil(0.2 * len(v)))].sum() / v.sum()
+    assert allrow.top20_share == pytest.approx(top, rel=1e-9)
+    ind = conc[conc.dimension == "industry"].set_index("group")
+    cust = exp[exp.is_customer].join(acc.set_index("account_id"))
+    arpa = cust.groupby("industry").revenue_t12m.apply(lambda s: s.clip(lower=0).sum() / len(s))
+    np.testing.assert_allclose(ind.loc[arpa.index, "arpa"], arpa, rtol=1e-9)
+
+    # tiers: A holds the accounts that make the first 50% of value
+    tiers = got.sort_values(["value", "account_id"], ascending=[False, True])
+    share = tiers.value.clip(lower=0) / tiers.value.clip(lower=0).sum()
+    before = share.cumsum() - share
+    exp_tier = np.select([tiers.value <= 0, before < 0.5, before < 0.8, before < 0.95],
+                         ["D", "A", "B", "C"], "D")
+    assert (tiers.value_tier.to_numpy() == exp_tier).all()
+    assert res.snapshot_id == 1
+
+
+def test_no_row_after_as_of_changes_anything(tmp_path):
+    acc, tx, prod = _world()
+    base = run(_workspace(tmp_path / "a", acc, tx, prod), as_of=AS_OF).outputs
+    future = tx.sample(200, random_state=3).assign(
+        date=pd.Timestamp(AS_OF) + pd.Timedelta(days=1), line_id=lambda d: d.line_id + "F")
+    later = run(_workspace(tmp_path / "b", acc, pd.concat([tx, future]), prod), as_of=AS_OF).outputs
+    for name in ("account_value", "account_family_value", "concentration", "pareto"):
+        assert base[name].equals(later[name]), name
+
+
+def test_absolute_bands_and_gross_margin(tmp_path):
+    acc, tx, prod = _world()
+    ws = _workspace(tmp_path, acc, tx, prod)
+    cfg = Config.from_dict({"value": {"tier_method": "absolute", "measure": "gross_margin",
+                                      "tier_bands": [5000, 2000, 500]}})
+    av = run(ws, cfg, as_of=AS_OF).outputs["account_value"].to_pandas()
+    v = av.gross_margin_t12m.fillna(0)
+    exp = np.select([v >= 5000, v >= 2000, v >= 500], ["A", "B", "C"], "D")
+    assert (av.value_tier.to_numpy() == exp).all()
+
+
+def test_gross_margin_without_cost_is_a_config_error(tmp_path):
+    acc, tx, prod = _world()
+    ws = _workspace(tmp_path, acc, tx.drop(columns="cost"), prod)
+    with pytest.raises(ConfigError, match="cost"):
+        run(ws, Config.from_dict({"value": {"measure": "gross_margin"}}), as_of=AS_OF)
+    assert ws.snapshot_ids() == []  # a failed run writes nothing
+
+
+def test_failed_run_keeps_previous_snapshot(tmp_path):
+    acc, tx, prod = _world()
+    ws = _workspace(tmp_path, acc, tx, prod)
+    run(ws, as_of=AS_OF)
+    before = ws.con.execute("SELECT count(*) FROM snap_1.account_value").fetchall()
+    ws.con.execute("DROP TABLE main.transactions")
+    with pytest.raises(WorkspaceError):
+        run(ws, as_of=AS_OF)
+    assert ws.snapshot_ids() == [1]
+    assert ws.con.execute("SELECT count(*) FROM snap_1.account_value").fetchall() == before
+
+
+def test_corporate_families_roll_up(tmp_path):
+    acc, tx, prod = _world()
+    acc["parent_id"] = None
+    acc.loc[acc.account_id.isin(["A001", "A002"]), "parent_id"] = "A000"
+    acc.loc[acc.account_id == "A003", "parent_id"] = "A001"  # grandchild
+    top = ultimate_parents(acc)
+    assert top["A003"] == "A000" and top["A002"] == "A000" and top["A005"] == "A005"
+    ws = _workspace(tmp_path, acc, tx, prod)
+    av = run(ws, Config.from_dict({"value": {"rollup_parents": True}}), as_of=AS_OF)
+    av = av.outputs["account_value"].to_pandas().set_index("account_id")
+    fam = av.loc[["A000", "A001", "A002", "A003"]]
+    assert fam.value_tier.nunique() == 1
+    assert fam.group_value.iloc[0] == pytest.approx(fam.value.sum())
+
+
+def test_parent_cycle_does_not_hang():
+    acc = pd.DataFrame({"account_id": ["a", "b", "c"], "parent_id": ["b", "a", None]})
+    top = ultimate_parents(acc)
+    assert set(top.index) == {"a", "b", "c"} and top["c"] == "c"
