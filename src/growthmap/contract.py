@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
-    "Column",
-    "Table",
-    "TABLES",
-    "REQUIRED_TABLES",
+    "BUYING_ROLES",
     "FAMILY_UNASSIGNED",
     "LIFECYCLE_STAGES",
-    "BUYING_ROLES",
-    "table",
+    "REQUIRED_TABLES",
+    "TABLES",
+    "Column",
+    "Table",
     "render_markdown",
+    "table",
 ]
 
 DType = Literal["string", "int", "float", "date", "bool"]
@@ -91,7 +91,7 @@ TABLES: dict[str, Table] = {
             (
                 _c("account_id", "string", "Unique account identifier.", required=True),
                 _c("name", "string", "Company name."),
-                _c("industry", "string", "Industry (free text; the config may list allowed values)."),
+                _c("industry", "string", "Industry (free text)."),
                 _c("country", "string", "Country (name or ISO code)."),
                 _c("region", "string", "Sales region."),
                 _c("city", "string", "City."),
@@ -153,7 +153,8 @@ TABLES: dict[str, Table] = {
                 _c("rep_id", "string", "Unique rep identifier.", required=True),
                 _c("name", "string", "Name."),
                 _c("role", "string", "Coverage role (e.g. key_account_manager, field, inside)."),
-                _c("territory_id", "string", "Home territory.", references="territories.territory_id"),
+                _c("territory_id", "string", "Home territory.",
+                   references="territories.territory_id"),
                 _c("manager_id", "string", "Manager's rep_id."),
                 _c("capacity_hours", "float", "Productive selling hours per year.", min=0),
                 _c("loaded_cost", "float", "Fully loaded annual cost.", min=0),

@@ -28,18 +28,19 @@ from growthmap.config import Config
 from growthmap.errors import WorkspaceError
 
 __all__ = [
-    "Source",
+    "STAGE_MODULES",
     "RunContext",
+    "Source",
     "Stage",
     "register_stage",
-    "stages",
     "run_stages",
-    "STAGE_MODULES",
+    "stages",
 ]
 
 #: Modules whose import registers the built-in stages, in run order.
 STAGE_MODULES: list[str] = [
     "growthmap.value",
+    "growthmap.segments",
 ]
 
 
@@ -82,7 +83,7 @@ class RunContext:
     def put(self, name: str, data: ibis.Table | pd.DataFrame | pa.Table) -> pa.Table:
         """Publish an output; Ibis expressions are executed once, here."""
         if isinstance(data, ibis.Table):
-            table = self.source.backend.to_pyarrow(data) if self.source.backend else data.to_pyarrow()
+            table = self.source.backend.to_pyarrow(data)
         elif isinstance(data, pd.DataFrame):
             table = pa.Table.from_pandas(data, preserve_index=False)
         else:

@@ -25,7 +25,7 @@ from growthmap.errors import InputError, WorkspaceError
 from growthmap.pipeline import Progress, RunContext, run_stages
 from growthmap.run import RunResult
 
-__all__ = ["SparkSource", "spark_session", "run_spark"]
+__all__ = ["SparkSource", "run_spark", "spark_session"]
 
 
 def spark_session(cfg: SparkConfig) -> Any:
@@ -58,7 +58,8 @@ class SparkSource:
         root = Path(input_dir)
         if not root.is_dir():
             raise InputError(f"input folder {root} does not exist",
-                             hint="give the folder holding accounts.parquet, transactions.parquet ...")
+                             hint="give the folder holding accounts.parquet, "
+                             "transactions.parquet, ...")
         tables = {}
         for name in TABLES:
             for cand in (root / f"{name}.parquet", root / name):

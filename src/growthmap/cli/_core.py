@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from growthmap.cli._common import (console, get_config, open_workspace, progress,
-                                   workspace_path)
+from growthmap.cli._common import console, get_config, open_workspace, progress, workspace_path
+from growthmap.config import Config
+from growthmap.errors import ConfigError
 from growthmap.summary import Headline, headline
 from growthmap.workspace import Workspace
 
-__all__ = ["register", "print_headline"]
+__all__ = ["print_headline", "register"]
 
 
 def _money(x: float | None) -> str:
@@ -54,6 +56,28 @@ def print_headline(h: Headline) -> None:
         console.print(f"[dim]note: {n}[/]")
 
 
+def _run_spark(config: Config, as_of: dt.date | None, input_dir: Path | None,
+               output_dir: Path | None) -> None:
+    """The Spark path: Parquet in, Parquet out, same stages."""
+    from growthmap.spark import SparkSource, run_spark, spark_session
+
+    if input_dir is None:
+        raise ConfigError("the spark engine reads Parquet inputs: --input is missing",
+                          hint="pass --input FOLDER holding accounts.parquet, "
+                          "transactions.parquet, ...")
+    with progress("running on spark") as step:
+        session = spark_session(config.run.spark)
+        result = run_spark(config, SparkSource.from_parquet(session, input_dir), as_of=as_of,
+                           output_dir=output_dir, progress=step)
+    out = output_dir or Path(config.run.spark.output_dir)
+    console.print(f"snapshot {result.snapshot_id} as of {result.as_of} written to "
+                  f"{out / f'snapshot_{result.snapshot_id}'}")
+    for name, table in sorted(result.outputs.items()):
+        console.print(f"  {name}: {table.num_rows:,} rows")
+    for n in result.notes:
+        console.print(f"[dim]note: {n}[/]")
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(
@@ -76,17 +100,30 @@ def register(app: typer.Typer) -> None:
             help="Compute every figure as of this date (default: config, else the latest "
             "transaction date).")] = None,
         label: Annotated[str | None, typer.Option(help="A label stored with the snapshot.")] = None,
+        engine: Annotated[str | None, typer.Option(
+            help="duckdb (the workspace) or spark (Parquet inputs; default: run.engine).")] = None,
+        input_dir: Annotated[Path | None, typer.Option(
+            "--input", help="Spark only: folder with <table>.parquet inputs.")] = None,
+        output_dir: Annotated[Path | None, typer.Option(
+            "--output", help="Spark only: folder for the Parquet outputs "
+            "(default: run.spark.output_dir).")] = None,
     ) -> None:
         """Run the pipeline and write a snapshot, then print its summary.
 
         Example: [bold]growthmap run --as-of 2025-12-31[/]
+        Example: [bold]growthmap run --engine spark --input world/ --output out/[/]
         """
+        config = get_config(ctx)
+        day = as_of.date() if as_of else None
+        if (engine or config.run.engine) == "spark":
+            _run_spark(config, day, input_dir, output_dir)
+            return
+        if engine not in (None, "duckdb"):
+            raise ConfigError(f"unknown engine {engine!r}", hint="use duckdb or spark")
         from growthmap.run import run
 
-        config = get_config(ctx)
         with open_workspace(ctx) as ws, progress("running") as step:
-            result = run(ws, config, as_of=as_of.date() if as_of else None, label=label,
-                         progress=step)
+            result = run(ws, config, as_of=day, label=label, progress=step)
         with open_workspace(ctx, read_only=True) as ws:
             print_headline(headline(ws, result.snapshot_id))
 

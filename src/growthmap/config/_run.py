@@ -30,6 +30,7 @@ class RunConfig(Section):
         "Default: the latest transaction date.")
     currency: str = Field("EUR", min_length=3, max_length=3,
                           description="Base currency (ISO 4217) of all amounts.")
-    engine: Literal["duckdb", "spark"] = Field("duckdb", description="Engine that runs the pipeline.")
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="Engine that runs the pipeline.")
     seed: int = Field(0, description="Random seed of every model, for reproducible runs.")
     spark: SparkConfig = Field(default_factory=SparkConfig, description="Spark connection.")
