@@ -172,3 +172,28 @@ def test_parent_cycle_does_not_hang():
     acc = pd.DataFrame({"account_id": ["a", "b", "c"], "parent_id": ["b", "a", None]})
     top = ultimate_parents(acc)
     assert set(top.index) == {"a", "b", "c"} and top["c"] == "c"
+
+
+def test_demo_world_current_value_matches_pandas(tmp_path):
+    """On the demo world loaded through the real loader, value figures equal pandas'."""
+    from growthmap.demo import DEMO_AS_OF, build_demo_workspace
+
+    ws = build_demo_workspace(tmp_path / "demo.duckdb", n_accounts=800, seed=7)
+    res = run(ws, as_of=DEMO_AS_OF, only=["value"], write=False)
+    acc = ws.con.execute("SELECT * FROM main.accounts").df()
+    tx = ws.con.execute("SELECT * FROM main.transactions").df()
+    prod = ws.con.execute("SELECT * FROM main.products").df()
+    tx["date"] = pd.to_datetime(tx.date)
+    d = tx.merge(prod[["product_id", "family"]], on="product_id", how="left")
+    start = pd.Timestamp(DEMO_AS_OF) - pd.DateOffset(months=12)
+    win = d[(d.date > start) & (d.date <= pd.Timestamp(DEMO_AS_OF))]
+    exp = win.groupby("account_id").amount.sum()
+    got = res.outputs["account_value"].to_pandas().set_index("account_id")
+    assert len(got) == len(acc)
+    np.testing.assert_allclose(got.revenue_t12m.reindex(exp.index), exp, rtol=1e-9)
+    assert (got.revenue_t12m.drop(exp.index) == 0).all()
+    fam = win.groupby(["account_id", "family"]).amount.sum()
+    afv = res.outputs["account_family_value"].to_pandas().set_index(["account_id", "family"])
+    np.testing.assert_allclose(afv.revenue_t12m.reindex(fam.index), fam, rtol=1e-9)
+    cust = set(win[win.amount > 0].account_id)
+    assert set(got.index[got.is_customer]) == cust

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from growthmap.contract import render_markdown as render_contract
 from growthmap.errors import EXIT_CODES
 
-__all__ = ["render_config", "render_cli", "GENERATED", "write_all"]
+__all__ = ["GENERATED", "render_cli", "render_config", "write_all"]
 
 
 def _type_name(tp: object) -> str:
@@ -66,7 +66,7 @@ def render_config() -> str:
     return "\n".join(out)
 
 
-def _commands(group, prefix: list[str]):  # noqa: ANN001 - typer's click-like objects
+def _commands(group, prefix: list[str]):
     import typer
 
     ctx = typer.Context(group, info_name=" ".join(prefix))

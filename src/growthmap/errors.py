@@ -9,15 +9,15 @@ the CLI and the web app translate errors in exactly one place each.
 from __future__ import annotations
 
 __all__ = [
-    "GrowthmapError",
-    "ConfigError",
-    "InputError",
-    "WorkspaceError",
-    "NotFoundError",
-    "AccessDenied",
-    "NotFittedError",
-    "InfeasibleError",
     "EXIT_CODES",
+    "AccessDenied",
+    "ConfigError",
+    "GrowthmapError",
+    "InfeasibleError",
+    "InputError",
+    "NotFittedError",
+    "NotFoundError",
+    "WorkspaceError",
 ]
 
 

@@ -40,6 +40,7 @@ __all__ = [
 #: Modules whose import registers the built-in stages, in run order.
 STAGE_MODULES: list[str] = [
     "growthmap.value",
+    "growthmap.scoring",
     "growthmap.segments",
 ]
 
@@ -142,7 +143,10 @@ def stages() -> list[Stage]:
     """Registered stages in run order (built-ins imported first)."""
     for mod in STAGE_MODULES:
         importlib.import_module(mod)
-    return list(_REGISTRY.values())
+    order = {m: i for i, m in enumerate(STAGE_MODULES)}
+    # built-ins run in STAGE_MODULES order whatever imported them first; others after
+    return sorted(_REGISTRY.values(),
+                  key=lambda st: order.get(st.func.__module__, len(order)))
 
 
 def run_stages(ctx: RunContext, only: list[str] | None = None) -> RunContext:

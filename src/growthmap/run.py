@@ -14,7 +14,7 @@ from growthmap.pipeline import Progress, RunContext, run_stages
 from growthmap.snapshot import write_snapshot
 from growthmap.workspace import Workspace
 
-__all__ = ["RunResult", "run", "default_as_of"]
+__all__ = ["RunResult", "default_as_of", "run"]
 
 
 @dataclass

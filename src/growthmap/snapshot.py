@@ -17,7 +17,7 @@ from growthmap import __version__
 from growthmap.config import Config
 from growthmap.workspace import Workspace
 
-__all__ = ["write_snapshot", "input_fingerprint"]
+__all__ = ["input_fingerprint", "write_snapshot"]
 
 
 def input_fingerprint(ws: Workspace) -> str:

@@ -20,15 +20,15 @@ from growthmap.errors import ConfigError
 from growthmap.pipeline import RunContext, register_stage
 
 __all__ = [
-    "windows",
-    "family_lines",
+    "TIERS",
     "account_family_value",
     "account_value",
-    "concentration",
-    "pareto_points",
     "assign_tiers",
+    "concentration",
+    "family_lines",
+    "pareto_points",
     "ultimate_parents",
-    "TIERS",
+    "windows",
 ]
 
 TIERS = ("A", "B", "C", "D")

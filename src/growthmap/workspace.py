@@ -26,7 +26,7 @@ import ibis
 from growthmap.contract import TABLES
 from growthmap.errors import NotFoundError, WorkspaceError
 
-__all__ = ["SCHEMA_VERSION", "DEFAULT_WORKSPACE", "Workspace"]
+__all__ = ["DEFAULT_WORKSPACE", "SCHEMA_VERSION", "Workspace"]
 
 SCHEMA_VERSION = 1
 DEFAULT_WORKSPACE = Path("growthmap.duckdb")

@@ -14,16 +14,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from growthmap import __version__
 from growthmap.cli._common import err_console
 from growthmap.errors import GrowthmapError
 
-__all__ = ["app", "main", "COMMAND_MODULES"]
+__all__ = ["COMMAND_MODULES", "app", "main"]
 
 #: Modules under growthmap.cli that add commands, in help order.
-COMMAND_MODULES = ["_core", "_evaluate"]
+COMMAND_MODULES = [
+    "_core", "_load", "_demo", "_evaluate", "_models", "_segments", "_mapping", "_link",
+]
 
 
 class _Group(TyperGroup):
@@ -38,9 +41,9 @@ class _Group(TyperGroup):
         except GrowthmapError as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
             if exc.hint:
-                err_console.print(f"[yellow]fix:[/] {exc.hint}", highlight=False)
+                err_console.print(f"[yellow]fix:[/] {escape(exc.hint)}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
@@ -50,7 +53,8 @@ class _Group(TyperGroup):
         except Exception as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
-            err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}",
+            err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: "
+                              f"{escape(str(exc))}",
                               highlight=False)
             err_console.print("run again with --debug for the traceback, and please report it")
             raise typer.Exit(1) from None

@@ -13,8 +13,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from growthmap.config import Config, load_config
 from growthmap.workspace import Workspace
 
-__all__ = ["console", "err_console", "open_workspace", "get_config", "progress",
-           "workspace_path"]
+__all__ = [
+    "console",
+    "err_console",
+    "get_config",
+    "open_workspace",
+    "progress",
+    "workspace_path",
+]
 
 console = Console()
 err_console = Console(stderr=True)

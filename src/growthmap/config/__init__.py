@@ -16,17 +16,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from growthmap.config._base import Section
+from growthmap.config._link import LinkConfig
 from growthmap.config._plan import PlanConfig
 from growthmap.config._potential import PotentialConfig
-from growthmap.config._run import RunConfig
 from growthmap.config._report import ReportConfig
+from growthmap.config._run import RunConfig
 from growthmap.config._scores import ScoresConfig
 from growthmap.config._segments import SegmentsConfig
 from growthmap.config._value import ValueConfig
 from growthmap.config._web import WebConfig
 from growthmap.errors import ConfigError
 
-__all__ = ["Config", "Section", "load_config", "DEFAULT_CONFIG_FILE", "config_error"]
+__all__ = ["DEFAULT_CONFIG_FILE", "Config", "Section", "config_error", "load_config"]
 
 DEFAULT_CONFIG_FILE = Path("growthmap.toml")
 
@@ -50,6 +51,8 @@ class Config(BaseModel):
     report: ReportConfig = Field(default_factory=ReportConfig,
                                  description="HTML report, Excel workbook, CRM export.")
     web: WebConfig = Field(default_factory=WebConfig, description="The dashboard and API.")
+    link: LinkConfig = Field(default_factory=LinkConfig,
+                             description="Linking company lists, deduplicating accounts.")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> Config:

@@ -35,7 +35,7 @@ class ValueConfig(Section):
     @field_validator("tier_cumulative_shares")
     @classmethod
     def _shares(cls, v: list[float]) -> list[float]:
-        if len(v) != 3 or not all(0 < a < b < 1 for a, b in zip(v, [*v[1:], 1.0], strict=True)):
+        if len(v) != 3 or not 0 < v[0] < v[1] < v[2] < 1:
             raise ValueError("give three increasing shares between 0 and 1, e.g. [0.5, 0.8, 0.95]")
         return v
 

@@ -1,0 +1,353 @@
+"""The account card: everything a rep needs about one account, and why.
+
+:func:`account_card` reads one snapshot (and the account's line in every other
+snapshot, for its history) and returns an :class:`AccountCard` — a typed pydantic
+object that the CLI prints, the API returns as JSON (``card.model_dump(mode="json")``)
+and the report renders.  It computes nothing new: every figure is read from the
+snapshot, so the card always agrees with the tables.  Outputs a snapshot lacks (a
+stage that did not run) leave their fields empty and add a note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from growthmap.errors import NotFoundError
+from growthmap.workspace import Workspace
+
+__all__ = [
+    "AccountCard",
+    "CompetitorHolding",
+    "CriterionScore",
+    "FamilyLine",
+    "HistoryPoint",
+    "SimilarAccount",
+    "account_card",
+    "close_matches",
+]
+
+_ATTRS = ("industry", "country", "region", "city", "territory_id", "owner_rep_id",
+          "employees", "annual_revenue", "parent_id", "group_account_id")
+
+
+class FamilyLine(BaseModel):
+    """Current value and potential of one product family at the account."""
+
+    family: str = Field(description="Product family.")
+    current: float = Field(0.0, description="Revenue in the trailing window.")
+    revenue_prior: float | None = Field(None, description="Revenue in the window before.")
+    potential: float | None = Field(None, description="Estimated annual wallet.")
+    low: float | None = Field(None, description="Lower end of the potential's interval.")
+    high: float | None = Field(None, description="Upper end of the potential's interval.")
+    whitespace: float | None = Field(None, description="max(potential - current, 0).")
+    whitespace_open: float | None = Field(None, description="Whitespace no competitor holds.")
+    whitespace_competitor: float | None = Field(None,
+                                                description="Whitespace held by competitors.")
+    share_of_wallet: float | None = Field(None, description="current / potential.")
+    ptb: float | None = Field(None, description="Propensity to buy this family.")
+    method: str | None = Field(None, description="How the potential was estimated.")
+    peer_group: str | None = Field(None, description="Peers the potential was read from.")
+    low_confidence: bool | None = Field(None, description="Too few peers or wide interval.")
+    drivers: list[dict[str, Any]] = Field(default_factory=list,
+                                          description="Features that moved the potential.")
+
+
+class CompetitorHolding(BaseModel):
+    """A competitor's estimated hold on the account's wallet in a family."""
+
+    family: str = Field(description="Product family.")
+    competitor: str = Field(description="Competitor.")
+    held: float | None = Field(None, description="Amount of the wallet the competitor holds.")
+
+
+class SimilarAccount(BaseModel):
+    """One of the best customers this account resembles most."""
+
+    account_id: str = Field(description="Account id.")
+    name: str | None = Field(None, description="Account name.")
+
+
+class CriterionScore(BaseModel):
+    """One need/value/behaviour criterion's 0-1 score."""
+
+    name: str = Field(description="Criterion name from the config.")
+    group: str | None = Field(None, description="need, value or behaviour.")
+    score: float | None = Field(None, description="0-1 score.")
+    missing: bool = Field(False, description="No data: the configured missing score was used.")
+
+
+class HistoryPoint(BaseModel):
+    """The account's segment in one snapshot."""
+
+    snapshot_id: int = Field(description="Snapshot id.")
+    as_of: dt.date | None = Field(None, description="As-of date of the snapshot.")
+    value: float | None = Field(None, description="Current value then.")
+    value_tier: str | None = Field(None, description="Value tier then.")
+    road: str | None = Field(None, description="ROAD quadrant then.")
+    tier: str | None = Field(None, description="Tier then.")
+    risk_readiness: str | None = Field(None, description="Risk/readiness quadrant then.")
+    care_model: str | None = Field(None, description="Care model then.")
+
+
+class AccountCard(BaseModel):
+    """One account as of one snapshot: value, potential, scores, segment and history."""
+
+    account_id: str = Field(description="Account id.")
+    name: str | None = Field(None, description="Account name.")
+    snapshot_id: int = Field(description="Snapshot the card reads.")
+    as_of: dt.date | None = Field(None, description="As-of date of that snapshot.")
+    attributes: dict[str, Any] = Field(default_factory=dict,
+                                       description="Industry, region, territory, owner, size.")
+    status: str | None = Field(None, description="customer or prospect.")
+    value_tier: str | None = Field(None, description="A-D by current value.")
+    current: float | None = Field(None, description="Current value (the configured measure).")
+    revenue_t12m: float | None = Field(None, description="Revenue in the trailing window.")
+    growth: float | None = Field(None, description="Revenue growth on the prior window.")
+    potential: float | None = Field(None, description="Total potential (wallet).")
+    potential_low: float | None = Field(None, description="Lower end of the total potential.")
+    potential_high: float | None = Field(None, description="Upper end of the total potential.")
+    whitespace: float | None = Field(None, description="Total whitespace.")
+    whitespace_open: float | None = Field(None, description="Whitespace no competitor holds.")
+    whitespace_competitor: float | None = Field(None,
+                                                description="Whitespace competitors hold.")
+    share_of_wallet: float | None = Field(None, description="Current / potential.")
+    value_band: str | None = Field(None, description="Value band of the matrix.")
+    potential_band: str | None = Field(None, description="Potential band of the matrix.")
+    matrix_cell: str | None = Field(None, description="Cell of the value x potential matrix.")
+    road: str | None = Field(None, description="Retain, Develop, Acquire or Opportunistic.")
+    families: list[FamilyLine] = Field(default_factory=list, description="Per product family.")
+    competitors: list[CompetitorHolding] = Field(default_factory=list,
+                                                 description="Competitor-held whitespace.")
+    peers: list[dict[str, Any]] = Field(default_factory=list,
+                                        description="Potential methods and peer groups used.")
+    ptb: float | None = Field(None, description="Propensity to buy.")
+    ptb_decile: int | None = Field(None, description="PtB decile (10 = most likely).")
+    ptb_drivers: list[dict[str, Any]] = Field(default_factory=list,
+                                              description="What drives the PtB.")
+    icp_fit: float | None = Field(None, description="ICP fit 0-100.")
+    is_best: bool | None = Field(None, description="Is one of the best customers.")
+    similar_best: list[SimilarAccount] = Field(default_factory=list,
+                                               description="Most similar best customers.")
+    risk: float | None = Field(None, description="Probability of decline or churn.")
+    risk_readiness: str | None = Field(None, description="Grow, Defend, Nurture or Rescue.")
+    need: float | None = Field(None, description="Need score 0-1.")
+    value_score: float | None = Field(None, description="Value score 0-1.")
+    behaviour: float | None = Field(None, description="Behaviour score 0-1.")
+    criteria: list[CriterionScore] = Field(default_factory=list,
+                                           description="Every criterion's score.")
+    flags: list[str] = Field(default_factory=list, description="Missing data, neutral used.")
+    tier: str | None = Field(None, description="1a, 1b, 2 or 3.")
+    priority_rank: int | None = Field(None, description="Rank on value and need together.")
+    reasons: list[str] = Field(default_factory=list, description="Why, in plain words.")
+    care_model: str | None = Field(None, description="Care model.")
+    coverage_role: str | None = Field(None, description="Who covers the account.")
+    touches_per_year: float | None = Field(None, description="Planned contacts per year.")
+    hours_per_touch: float | None = Field(None, description="Hours per contact.")
+    next_best_offer: str | None = Field(None, description="Family to offer next.")
+    nbo_score: float | None = Field(None, description="Whitespace x PtB of that family.")
+    history: list[HistoryPoint] = Field(default_factory=list,
+                                        description="Segment in every snapshot.")
+    notes: list[str] = Field(default_factory=list, description="What this card lacks and why.")
+
+
+# -- reading -----------------------------------------------------------------------
+def _clean(v: Any) -> Any:
+    """NaN/NA -> None, numpy scalars -> Python, so the card is plain JSON."""
+    if v is None:
+        return None
+    if hasattr(v, "item") and not isinstance(v, str | bytes):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    try:
+        import pandas as pd
+
+        if v is pd.NA or v is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    return v
+
+
+def _rows(ws: Workspace, sid: int, table: str, account_id: str) -> list[dict[str, Any]]:
+    if not ws.has_table(table, f"snap_{sid}"):
+        return []
+    cur = ws.con.execute(f'SELECT * FROM snap_{sid}."{table}" WHERE account_id = ?',
+                         [account_id])
+    cols = [d[0] for d in cur.description]
+    return [{c: _clean(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
+
+
+def _one(ws: Workspace, sid: int, table: str, account_id: str) -> dict[str, Any]:
+    rows = _rows(ws, sid, table, account_id)
+    return rows[0] if rows else {}
+
+
+def _json_list(text: Any) -> list:
+    if text is None:
+        return []
+    if isinstance(text, list):
+        return text
+    try:
+        v = json.loads(text)
+    except (TypeError, ValueError):
+        return [text]
+    return v if isinstance(v, list) else [v]
+
+
+def close_matches(ws: Workspace, sid: int, text: str, n: int = 3) -> list[str]:
+    """Account ids (with names) that look like ``text``: for the not-found message.
+
+    Ids are compared by edit distance (a typo in one character ranks first), names by
+    fuzzy token matching, so both a mistyped id and a company name find the account.
+    """
+    from rapidfuzz import fuzz, process
+    from rapidfuzz.distance import Levenshtein
+
+    rows = ws.con.execute(
+        f"SELECT account_id, {'name' if _has_col(ws, sid, 'name') else 'NULL'} "
+        f"FROM snap_{sid}.account_value").fetchall()
+    names = {r[0]: r[1] for r in rows}
+    by_id = process.extract(text.lower(), {i: str(i).lower() for i in names},
+                            scorer=Levenshtein.normalized_similarity, limit=n,
+                            score_cutoff=0.5)
+    by_name = process.extract(text, {i: v for i, v in names.items() if v},
+                              scorer=fuzz.WRatio, limit=n, score_cutoff=80)
+    hits = sorted([(s * 100, i) for _, s, i in by_id] + [(s, i) for _, s, i in by_name],
+                  key=lambda h: (-h[0], str(h[1])))
+    out: list[str] = []
+    for _, i in hits:
+        label = f"{i} ({names[i]})" if names[i] else str(i)
+        if label not in out:
+            out.append(label)
+    return out[:n]
+
+
+def _has_col(ws: Workspace, sid: int, col: str) -> bool:
+    (n,) = ws.con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? "
+        "AND table_name = 'account_value' AND column_name = ?", [f"snap_{sid}", col]).fetchone()
+    return bool(n)
+
+
+def _history(ws: Workspace, account_id: str) -> list[HistoryPoint]:
+    out = []
+    for sid in ws.snapshot_ids():
+        av = _one(ws, sid, "account_value", account_id)
+        seg = _one(ws, sid, "segments", account_id)
+        if not av and not seg:
+            continue
+        (as_of,) = ws.con.execute("SELECT as_of FROM gm.snapshots WHERE snapshot_id = ?",
+                                  [sid]).fetchone()
+        out.append(HistoryPoint(
+            snapshot_id=sid, as_of=as_of, value=av.get("value"),
+            value_tier=seg.get("value_tier") or av.get("value_tier"), road=seg.get("road"),
+            tier=seg.get("tier"), risk_readiness=seg.get("risk_readiness"),
+            care_model=seg.get("care_model")))
+    return out
+
+
+def _families(ws: Workspace, sid: int, account_id: str) -> list[FamilyLine]:
+    cur = {r["family"]: r for r in _rows(ws, sid, "account_family_value", account_id)}
+    pot = {r["family"]: r for r in _rows(ws, sid, "potential", account_id)}
+    fam_ptb = {r["family"]: r.get("ptb") for r in _rows(ws, sid, "propensity_family",
+                                                         account_id)}
+    lines = []
+    for fam in sorted(set(cur) | set(pot)):
+        c, p = cur.get(fam, {}), pot.get(fam, {})
+        lines.append(FamilyLine(
+            family=fam, current=c.get("revenue_t12m") or p.get("current") or 0.0,
+            revenue_prior=c.get("revenue_prior"),
+            **{k: p.get(k) for k in ("potential", "low", "high", "whitespace", "whitespace_open",
+                                     "whitespace_competitor", "share_of_wallet", "method",
+                                     "peer_group", "low_confidence")},
+            ptb=fam_ptb.get(fam), drivers=_json_list(p.get("drivers"))))
+    return lines
+
+
+def account_card(ws: Workspace, account_id: str,
+                 snapshot: int | str | None = "latest") -> AccountCard:
+    """The card of ``account_id`` as of ``snapshot``; :class:`NotFoundError` when unknown."""
+    sid = ws.resolve_snapshot(snapshot)
+    info = ws.snapshot_info(sid)
+    av = _one(ws, sid, "account_value", account_id)
+    if not av:
+        near = close_matches(ws, sid, str(account_id))
+        raise NotFoundError(
+            f"no account {account_id!r} in snapshot {sid}",
+            hint=("did you mean: " + ", ".join(near)) if near else
+            "check the id with `growthmap summary`, or run again after loading the account")
+    notes = []
+    pa_ = _one(ws, sid, "potential_account", account_id)
+    seg = _one(ws, sid, "segments", account_id)
+    cs = _one(ws, sid, "criteria_scores", account_id)
+    prop = _one(ws, sid, "propensity", account_id)
+    icp = _one(ws, sid, "icp", account_id)
+    risk = _one(ws, sid, "risk", account_id)
+    for table, row in (("potential_account", pa_), ("segments", seg), ("propensity", prop),
+                       ("icp", icp), ("risk", risk)):
+        if not row:
+            notes.append(f"snapshot {sid} has no {table} for this account: fields left empty")
+    families = _families(ws, sid, account_id)
+    competitors = [CompetitorHolding(family=r["family"], competitor=r["competitor"],
+                                     held=r.get("held"))
+                   for r in _rows(ws, sid, "whitespace_competitor", account_id)]
+    similar_ids = [str(x) for x in _json_list(icp.get("similar_best"))]
+    names = {}
+    if similar_ids:
+        q = ",".join("?" * len(similar_ids))
+        col = "name" if _has_col(ws, sid, "name") else "NULL"
+        names = dict(ws.con.execute(f"SELECT account_id, {col} FROM snap_{sid}.account_value "
+                                    f"WHERE account_id IN ({q})", similar_ids).fetchall())
+    groups = _criteria_groups(info.get("config_json"))
+    flags = [f for f in (cs.get("flags") or "").split("; ") if f]
+    criteria = [CriterionScore(name=k[2:], group=groups.get(k[2:]), score=v,
+                               missing=any(f.startswith(f"{k[2:]}: ") for f in flags))
+                for k, v in cs.items() if k.startswith("c_")]
+    peers = sorted({(f.method, f.peer_group) for f in families if f.method or f.peer_group},
+                   key=str)
+    pick = {**av, **pa_, **seg}
+    return AccountCard(
+        account_id=account_id, name=av.get("name"), snapshot_id=sid, as_of=info["as_of"],
+        attributes={k: av[k] for k in _ATTRS if av.get(k) is not None},
+        status=av.get("status"), value_tier=av.get("value_tier"), current=av.get("value"),
+        revenue_t12m=av.get("revenue_t12m"), growth=av.get("growth"),
+        potential=pa_.get("potential"), potential_low=pa_.get("low"),
+        potential_high=pa_.get("high"), whitespace=pa_.get("whitespace"),
+        whitespace_open=_sum(f.whitespace_open for f in families),
+        whitespace_competitor=_sum(f.whitespace_competitor for f in families),
+        share_of_wallet=pa_.get("share_of_wallet"),
+        **{k: pick.get(k) for k in ("value_band", "potential_band", "matrix_cell", "road",
+                                     "risk_readiness", "tier", "priority_rank", "care_model",
+                                     "coverage_role", "touches_per_year", "hours_per_touch",
+                                     "next_best_offer", "nbo_score")},
+        families=families, competitors=competitors,
+        peers=[{"method": m, "peer_group": g} for m, g in peers],
+        ptb=prop.get("ptb"), ptb_decile=prop.get("ptb_decile"),
+        ptb_drivers=_json_list(prop.get("drivers")),
+        icp_fit=icp.get("icp_fit"), is_best=icp.get("is_best"),
+        similar_best=[SimilarAccount(account_id=i, name=names.get(i)) for i in similar_ids],
+        risk=risk.get("risk"), need=cs.get("need"), value_score=cs.get("value_score"),
+        behaviour=cs.get("behaviour"), criteria=criteria,
+        flags=flags,
+        reasons=[r for r in (seg.get("reasons") or "").split("; ") if r],
+        history=_history(ws, account_id), notes=notes)
+
+
+def _sum(values: Any) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(sum(vals)) if vals else None
+
+
+def _criteria_groups(config_json: str | None) -> dict[str, str]:
+    """Criterion name -> group, from the config the snapshot was run with."""
+    try:
+        crit = json.loads(config_json or "{}").get("segments", {}).get("criteria", [])
+    except ValueError:
+        return {}
+    return {c.get("name"): c.get("group") for c in crit if isinstance(c, dict)}

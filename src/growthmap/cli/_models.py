@@ -1,0 +1,95 @@
+"""``growthmap evaluate propensity | risk | icp``: how good each scoring model is.
+
+Each command reads one library call, :func:`growthmap.scoring.evaluate`, and prints the
+stored backtest (and, in demo workspaces, the check against the true next year).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from growthmap.cli._common import console, open_workspace
+from growthmap.cli._evaluate import evaluate_app
+
+__all__ = ["print_evaluation", "register"]
+
+_METRICS = ("n", "base_rate", "mean_predicted", "roc_auc", "pr_auc", "top_decile_lift",
+            "brier", "ece")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def print_evaluation(result: Any) -> None:
+    """Render a :class:`~growthmap.scoring.ModelEvaluation` as rich tables."""
+    ev, title = result.evaluation, f"{result.model} — snapshot {result.snapshot_id}, " \
+        f"as of {result.as_of}"
+    if result.model == "icp":
+        t = Table("measure", "value", title=title)
+        for k, v in ev.items():
+            if k != "features":
+                t.add_row(k, _fmt(v))
+        for k, v in (result.truth or {}).items():
+            t.add_row(f"truth: {k}", _fmt(v))
+        console.print(t)
+    else:
+        sets: dict[str, dict] = {}
+        for f in (ev.get("backtest") or {}).get("folds", []):
+            sets[f"backtest {f['cutoff']}"] = f
+        pooled = (ev.get("backtest") or {}).get("pooled")
+        if pooled and len(sets) > 1:
+            sets["backtest, pooled"] = pooled
+        fwd = (result.truth or {}).get("forward")
+        if fwd:
+            sets["truth: next year"] = fwd
+        t = Table(title=title)
+        t.add_column("measure", no_wrap=True)
+        for name in sets:
+            t.add_column(name, justify="right")
+        for m in _METRICS:
+            t.add_row(m, *[_fmt(v.get(m)) for v in sets.values()])
+        console.print(t)
+        if pooled:
+            c = Table("predicted", "n", "mean predicted", "observed", title="Calibration "
+                      "(backtest, pooled)")
+            for r in pooled["calibration"]:
+                c.add_row(f"{r['lower']:.1f}-{r['upper']:.1f}", str(r["n"]),
+                          f"{r['mean_predicted']:.3f}", f"{r['observed_rate']:.3f}")
+            console.print(c)
+    for s in result.sentences:
+        console.print(f"• {s}")
+
+
+def _command(model: str, doc: str) -> Any:
+    def cmd(
+        ctx: typer.Context,
+        snapshot: Annotated[str, typer.Option(help="Snapshot id, or latest / previous.")]
+        = "latest",
+    ) -> None:
+        from growthmap.scoring import evaluate
+
+        with open_workspace(ctx, read_only=True) as ws:
+            print_evaluation(evaluate(ws, model, snapshot))
+
+    cmd.__doc__ = doc
+    cmd.__name__ = model
+    return cmd
+
+
+def register(app: typer.Typer) -> None:
+    """Add the model commands to `growthmap evaluate` (the group itself is in _evaluate)."""
+    evaluate_app.command("propensity")(_command("propensity", (
+        "Backtest of the propensity to buy (and the true next year in demo workspaces).\n\n"
+        "Example: [bold]growthmap evaluate propensity --snapshot latest[/]")))
+    evaluate_app.command("risk")(_command("risk", (
+        "Backtest of the decline/churn risk (and the true next year in demo workspaces).\n\n"
+        "Example: [bold]growthmap evaluate risk[/]")))
+    evaluate_app.command("icp")(_command("icp", (
+        "How well the ICP fit separates the best customers (and the truth in demo "
+        "workspaces).\n\nExample: [bold]growthmap evaluate icp[/]")))

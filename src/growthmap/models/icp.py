@@ -1,0 +1,174 @@
+"""ICP fit: 0-100, how closely an account resembles the best customers.
+
+Learned as *positive-unlabelled* data: the best customers are labelled positives; every
+other account — smaller customers and prospects alike — is unlabelled, since some of
+them would be best customers too if we served them.  Following Elkan & Noto (2008), a
+classifier ``g(x) = P(labelled | x)`` is trained out-of-fold; under "labelled at
+random among positives", ``P(positive | x) = g(x) / c`` with ``c = P(labelled |
+positive)`` estimated as the mean out-of-fold ``g`` over the labelled positives.  The
+fit is ``100 * min(g / c, 1)``: 100 means "looks exactly like our best customers".
+
+Every account's own fit is out-of-fold, so being a best customer never sets one's own
+score.  Each score is explained by the few most similar best customers: nearest
+neighbours in a scaled firmographic space (log size standardised, one-hot categories).
+"""
+
+from __future__ import annotations
+
+import json
+from numbers import Integral
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import validate_data
+
+from growthmap.models._backtest import roc_auc
+from growthmap.models.propensity import _LGBM_CONSTRAINTS, binary_target, check_fitted, lgbm
+
+__all__ = ["LookalikeClassifier", "icp_evaluation", "similar_best"]
+
+
+class LookalikeClassifier(ClassifierMixin, BaseEstimator):
+    """Positive-unlabelled classifier (Elkan-Noto) on a LightGBM base.
+
+    ``fit(X, y)`` takes ``y = 1`` for labelled positives (best customers) and ``0`` for
+    unlabelled rows.  Learned: ``c_`` (share of positives that are labelled),
+    ``oof_proba_`` (out-of-fold ``P(positive | x)`` of every training row — use it to
+    score the training rows themselves) and the fold models.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_LGBM_CONSTRAINTS,
+        "cv": [Interval(Integral, 2, None, closed="left")],
+    }
+
+    def __init__(self, *, n_estimators: int = 150, learning_rate: float = 0.05,
+                 num_leaves: int = 7, min_child_samples: int = 10, subsample: float = 0.8,
+                 colsample_bytree: float = 0.8, reg_lambda: float = 1.0, cv: int = 5,
+                 categorical_features: list | None = None, random_state: Any = 0,
+                 n_jobs: int = 1) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.cv = cv
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _cat_index(self) -> list[int] | str:
+        if not self.categorical_features:
+            return "auto"
+        names = list(getattr(self, "feature_names_in_", []))
+        return [names.index(c) if isinstance(c, str) else int(c)
+                for c in self.categorical_features if not isinstance(c, str) or c in names]
+
+    def fit(self, X: Any, y: Any) -> LookalikeClassifier:
+        """Out-of-fold labelled-vs-unlabelled boosters, then the Elkan-Noto constant."""
+        self._validate_params()
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
+        self.classes_, s = binary_target(self, y)
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        cat = self._cat_index()
+        folds = min(self.cv, int(np.bincount(s).min()))
+        oof = np.full(len(s), np.nan)
+        self.models_ = []
+        if folds >= 2:
+            split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, s)
+            for k, (tr, te) in enumerate(split):
+                m = lgbm(self, seed + k).fit(X[tr], s[tr], categorical_feature=cat)
+                oof[te] = m.predict_proba(X[te])[:, 1]
+                self.models_.append(m)
+        else:  # too few labelled rows to hold any out: in-sample (flagged by oof_is_in_sample_)
+            m = lgbm(self, seed).fit(X, s, categorical_feature=cat)
+            oof = m.predict_proba(X)[:, 1]
+            self.models_.append(m)
+        self.oof_is_in_sample_ = folds < 2
+        self.label_scores_ = oof
+        self.c_ = float(max(oof[s == 1].mean(), 1e-9))
+        self.oof_proba_ = np.clip(oof / self.c_, 0.0, 1.0)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``P(positive | x)`` for new rows (fold models averaged): columns [0, 1]."""
+        check_fitted(self, "models_")
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
+                          dtype=np.float64)
+        g = np.mean([m.predict_proba(X)[:, 1] for m in self.models_], axis=0)
+        p = np.clip(g / self.c_, 0.0, 1.0)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Positive when ``P(positive | x) >= 0.5``."""
+        p = self.predict_proba(X)[:, 1]
+        return self.classes_[(p >= 0.5).astype(int)]
+
+
+def _embedding(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> np.ndarray:
+    cols = []
+    for c in numeric:
+        v = np.log1p(pd.to_numeric(frame[c], errors="coerce").clip(lower=0).astype(float))
+        v = v.fillna(v.median() if v.notna().any() else 0.0)
+        sd = v.std()
+        cols.append(((v - v.mean()) / sd if sd > 0 else v * 0).to_numpy()[:, None])
+    for c in categorical:
+        dummies = pd.get_dummies(frame[c].astype("string").fillna("(none)"), dtype=float)
+        cols.append(dummies.to_numpy() / np.sqrt(2.0))  # a category mismatch = distance 1
+    return np.hstack(cols) if cols else np.zeros((len(frame), 1))
+
+
+def similar_best(frame: pd.DataFrame, is_best: np.ndarray, *, numeric: list[str],
+                 categorical: list[str], k: int = 3) -> list[str]:
+    """For every row, JSON list of the ``k`` nearest best customers' account_ids (not itself)."""
+    best = np.flatnonzero(is_best)
+    if len(best) == 0:
+        return ["[]"] * len(frame)
+    z = _embedding(frame, numeric, categorical)
+    nn = NearestNeighbors(n_neighbors=min(k + 1, len(best))).fit(z[best])
+    _, idx = nn.kneighbors(z)
+    ids = frame["account_id"].to_numpy()
+    best_ids = ids[best]
+    out = []
+    for i, row in enumerate(idx):
+        near = [str(best_ids[j]) for j in row if best_ids[j] != ids[i]][:k]
+        out.append(json.dumps(near))
+    return out
+
+
+def icp_evaluation(model: LookalikeClassifier, is_best: np.ndarray, fit: np.ndarray,
+                   is_customer: np.ndarray) -> dict[str, Any]:
+    """What can be measured without ground truth, JSON-able.
+
+    ``pu_roc_auc`` separates labelled best customers from all others out-of-fold; with
+    hidden positives among the others it is a lower bound of the true ranking quality.
+    """
+    def mean(m: np.ndarray) -> float | None:
+        return round(float(fit[m].mean()), 2) if m.any() else None
+
+    auc = roc_auc(is_best.astype(int), model.label_scores_)
+    return {
+        "best_customers": int(is_best.sum()),
+        "accounts": len(is_best),
+        "label_frequency_c": round(model.c_, 4),
+        "pu_roc_auc": None if auc is None else round(auc, 4),
+        "out_of_fold": not model.oof_is_in_sample_,
+        "mean_fit_best": mean(is_best),
+        "mean_fit_other_customers": mean(is_customer & ~is_best),
+        "mean_fit_prospects": mean(~is_customer),
+        "prospects_fit_50_plus": int(((fit >= 50) & ~is_customer).sum()),
+    }
