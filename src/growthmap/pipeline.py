@@ -107,7 +107,7 @@ class RunContext:
 
     def table(self, name: str) -> ibis.Table:
         """An earlier output as an Ibis table on the run's backend."""
-        return ibis.memtable(self.arrow(name), name=f"gm_{name}")
+        return ibis.memtable(self.arrow(name))
 
     def note(self, message: str) -> None:
         """Record something skipped or assumed (shown in the summary and the report)."""
