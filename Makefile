@@ -29,6 +29,12 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m growthmap.docgen
 
+## examples: run the four example projects on the public data in ../shared/data
+.PHONY: examples
+examples: $(STAMP)
+	for e in adventureworks maven-crm northwind wholesale; do \
+		$(BIN)/python examples/run_example.py $$e --charts docs/img || exit 1; done
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

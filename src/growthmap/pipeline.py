@@ -40,8 +40,10 @@ __all__ = [
 #: Modules whose import registers the built-in stages, in run order.
 STAGE_MODULES: list[str] = [
     "growthmap.value",
+    "growthmap.whitespace",
     "growthmap.scoring",
     "growthmap.segments",
+    "growthmap.plan.stage",
 ]
 
 

@@ -98,9 +98,14 @@ class CutoffFeatures:
 
     def frame(self, cutoff: dt.date) -> pd.DataFrame:
         if cutoff not in self._features:
-            self._features[cutoff] = account_features(
+            f = account_features(
                 self.inputs, cutoff, self.vocab, role_weights=self.cfg.buying_role_weights,
                 engagement_months=self.cfg.engagement_months).to_pandas()
+            # float sums differ in the last bits between engines (summation order), which
+            # can move LightGBM's bins; rounded, DuckDB and Spark train the same model
+            floats = f.select_dtypes("float").columns
+            f[floats] = f[floats].round(6)
+            self._features[cutoff] = f
         return self._features[cutoff]
 
     def matrix(self, cutoff: dt.date) -> tuple[pd.DataFrame, pd.Series]:

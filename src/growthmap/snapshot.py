@@ -55,6 +55,11 @@ def write_snapshot(
                 con.execute(f'CREATE TABLE {schema}."{name}" AS SELECT * FROM __gm_out')
             finally:
                 con.unregister("__gm_out")
+        # account_id indexes: a card or a page of a million-account snapshot is then a
+        # few index probes, also for a read-only server that cannot add them later
+        from growthmap.web._store import ensure_indexes
+
+        ensure_indexes(con, schema)
         con.execute(
             "INSERT INTO gm.snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [sid, as_of, dt.datetime.now(dt.UTC).replace(tzinfo=None), label, engine,

@@ -25,7 +25,8 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 
 #: Modules under growthmap.cli that add commands, in help order.
 COMMAND_MODULES = [
-    "_core", "_load", "_demo", "_evaluate", "_models", "_segments", "_mapping", "_link",
+    "_core", "_load", "_demo", "_evaluate", "_potential", "_models", "_segments", "_plan",
+    "_report", "_web", "_mapping", "_link",
 ]
 
 

@@ -1,0 +1,85 @@
+"""Request dependencies: who is asking, and the scoped data access built for them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+
+from growthmap.errors import AccessDenied
+from growthmap.web.access import DataAccess, Principal
+
+__all__ = ["Access", "User", "check_csrf", "current_user", "get_access", "page_context"]
+
+
+def current_user(request: Request) -> Principal:
+    """The signed-in user: a bearer token (API) or the session cookie (browser)."""
+    from growthmap.web.app import SESSION_COOKIE
+
+    state = request.app.state.gm
+    auth = request.headers.get("authorization", "")
+    cur = state.cursor()
+    try:
+        if auth.lower().startswith("bearer "):
+            user = state.auth.from_token(cur, auth[7:].strip())
+        else:
+            user = state.auth.from_cookie(cur, request.cookies.get(SESSION_COOKIE))
+    finally:
+        cur.close()
+    if user is None:
+        raise AccessDenied("please sign in",
+                           hint="log in at /login, or send 'Authorization: Bearer TOKEN'")
+    request.state.user = user
+    return user
+
+
+User = Annotated[Principal, Depends(current_user)]
+
+
+def get_access(request: Request, user: User,
+               snapshot: Annotated[str | None, Query(
+                   max_length=20, pattern=r"^(latest|previous|(snap_)?\d+)$",
+                   description="Snapshot id, latest (default) or previous.")] = None,
+               ) -> Iterator[DataAccess]:
+    """A :class:`DataAccess` for this request's user on its own cursor."""
+    state = request.app.state.gm
+    cur = state.cursor()
+    try:
+        yield DataAccess(cur, user, snapshot or "latest", catalog=state.catalog,
+                         scatter_max_points=state.config.report.scatter_max_points)
+    finally:
+        cur.close()
+
+
+Access = Annotated[DataAccess, Depends(get_access)]
+
+
+def check_csrf(request: Request, token: str | None) -> None:
+    """Browser POSTs carry the form token bound to their session; API calls use bearer."""
+    from growthmap.web.app import SESSION_COOKIE
+
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return
+    cookie = request.cookies.get(SESSION_COOKIE) or ""
+    import hmac
+
+    if not cookie or not token or not hmac.compare_digest(
+            token, request.app.state.gm.auth.signer.csrf(cookie)):
+        raise AccessDenied("the form expired or did not come from this site",
+                           hint="reload the page and submit again")
+
+
+def page_context(request: Request, da: DataAccess, nav: str, **extra: Any) -> dict[str, Any]:
+    """What every page template gets: user, snapshot, navigation, the form token."""
+    from growthmap.web.app import SESSION_COOKIE
+
+    cookie = request.cookies.get(SESSION_COOKIE)
+    state = request.app.state.gm
+    ctx = {"user": da.user, "nav": nav, "snapshot_id": da.snapshot_id,
+           "snapshot_info": da.snapshot_info(), "snapshots": da.snapshots()["snapshot_id"].tolist(),
+           "csrf": state.auth.signer.csrf(cookie) if cookie else "",
+           "feedback_enabled": state.config.web.feedback and not state.config.web.read_only,
+           "query": dict(request.query_params)}
+    ctx.update(extra)
+    return ctx

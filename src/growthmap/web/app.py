@@ -1,0 +1,186 @@
+"""The dashboard and JSON API: ``create_app(workspace_path, config) -> FastAPI``.
+
+One DuckDB connection is opened for the app's life; each request works on its own
+cursor of it, through a :class:`~growthmap.web.access.DataAccess` built for the
+signed-in user, so every route — page, JSON, chart or export — is scoped by the same
+rule.  Errors are turned into responses in one place (:func:`_on_error`): JSON for
+``/api`` and exports, a page for the browser, and a sign-in redirect when a browser
+is not logged in.  The OpenAPI description is at ``/openapi.json`` and rendered, without
+any outside asset, at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import duckdb
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from growthmap import __version__
+from growthmap.config import Config
+from growthmap.errors import AccessDenied, GrowthmapError
+from growthmap.web.access import Catalog, ensure_indexes
+from growthmap.web.auth import Authenticator, SessionSigner, session_key
+from growthmap.workspace import Workspace
+
+__all__ = ["ROUTE_MODULES", "SESSION_COOKIE", "AppState", "create_app"]
+
+#: Router modules under growthmap.web.routes, one per resource.
+ROUTE_MODULES = ["auth", "docs", "overview", "matrix", "territories", "reps", "accounts",
+                 "prospects", "migration", "charts", "exports", "snapshots"]
+SESSION_COOKIE = "gm_session"
+HERE = Path(__file__).parent
+
+
+@dataclass
+class AppState:
+    """What every request shares: the workspace connection, config, auth, caches."""
+
+    path: Path
+    config: Config
+    con: duckdb.DuckDBPyConnection
+    auth: Authenticator
+    templates: Jinja2Templates
+    catalog: Catalog = field(default_factory=Catalog)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        with self.lock:
+            return self.con.cursor()
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/export/", "/charts/")) or path == "/api":
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    """The one place a growthmap error becomes an HTTP response."""
+    assert isinstance(exc, GrowthmapError)
+    status = exc.http_status
+    if _wants_json(request):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": exc.message, "fix": exc.hint, "status": status},
+                            status_code=status, headers=headers)
+    if isinstance(exc, AccessDenied) and request.url.path != "/login":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    state: AppState = request.app.state.gm
+    return state.templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": exc.message, "hint": exc.hint,
+                                "user": getattr(request.state, "user", None), "csrf": "",
+                                "nav": None, "snapshot_id": None, "query": {}},
+        status_code=status)
+
+
+async def _on_invalid(request: Request, exc: Exception) -> Response:
+    """A malformed query or form: FastAPI's JSON for the API, a page for the browser."""
+    from fastapi.exception_handlers import request_validation_exception_handler
+
+    assert isinstance(exc, RequestValidationError)
+    if _wants_json(request):
+        return await request_validation_exception_handler(request, exc)
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
+                       for e in exc.errors())
+    state: AppState = request.app.state.gm
+    return state.templates.TemplateResponse(
+        request, "error.html", {"status": 422, "message": f"the request is not valid: {fields}",
+                                "hint": "go back and correct it", "csrf": "", "nav": None,
+                                "user": getattr(request.state, "user", None),
+                                "snapshot_id": None, "query": {}},
+        status_code=422)
+
+
+def create_app(workspace_path: str | Path, config: Config | None = None) -> FastAPI:
+    """The dashboard + API over the workspace at ``workspace_path``."""
+    config = config or Config()
+    wc = config.web
+    ws = Workspace.open(workspace_path, read_only=wc.read_only)  # checks the schema version
+    con = ws.con
+    con.execute("SET enable_progress_bar = false")  # a server has no terminal to draw on
+    signer = SessionSigner(session_key(con, writable=not wc.read_only),
+                           lifetime_s=wc.session_hours * 3600)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    _filters(templates)
+    state = AppState(Path(workspace_path), config, con,
+                     Authenticator(signer, wc.login_attempts), templates)
+
+    stop = threading.Event()
+    indexer = threading.Thread(target=_index_snapshots, args=(state, stop), daemon=True,
+                               name="growthmap-indexer")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not wc.read_only:
+            indexer.start()
+        yield
+        stop.set()
+        if indexer.is_alive():
+            indexer.join(timeout=60)
+        con.close()
+
+    app = FastAPI(
+        title="growthmap", version=__version__, lifespan=lifespan,
+        description="Where the next B2B revenue comes from: value, potential, segments and "
+        "plan of one snapshot, scoped to what the signed-in user may see. Authenticate with "
+        "`Authorization: Bearer TOKEN` (create one with `growthmap user token NAME`).",
+        docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    app.state.gm = state
+    app.add_exception_handler(GrowthmapError, _on_error)
+    app.add_exception_handler(RequestValidationError, _on_invalid)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    for mod in ROUTE_MODULES:
+        app.include_router(importlib.import_module(f"growthmap.web.routes.{mod}").router)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        # vega compiles chart expressions with Function(): 'unsafe-eval', nothing inline
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-eval'; frame-ancestors 'none'")
+        return response
+
+    return app
+
+
+def _index_snapshots(state: AppState, stop: threading.Event) -> None:
+    """Index every snapshot's account_id columns, newest first, while serving.
+
+    Requests do not wait: until a snapshot is indexed its lookups scan (slower at a
+    million accounts, never wrong).  Failures only cost speed, so they are swallowed.
+    """
+    cur = state.cursor()
+    try:
+        ids = [r[0] for r in cur.execute(
+            "SELECT snapshot_id FROM gm.snapshots ORDER BY snapshot_id DESC").fetchall()]
+        for sid in ids:
+            if stop.is_set():
+                return
+            with contextlib.suppress(duckdb.Error):
+                ensure_indexes(cur, f"snap_{sid}")
+    finally:
+        cur.close()
+
+
+def _filters(templates: Jinja2Templates) -> None:
+    from growthmap.report.html import money, number, percent, text
+
+    env = templates.env
+    env.filters.update(money=money, percent=percent, number=number, text=text)
