@@ -12,8 +12,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from growthmap.errors import NotFittedError
 from growthmap.models import ExternalPotential, PeerPotential, QuantileGBMPotential
 from growthmap.models.potential import (
-    account_bounds,
-    calibrate_to_external,
     combine,
     fold_ids,
     relevance,
@@ -252,19 +250,3 @@ def test_competitor_split_adds_up_and_scales_down():
                                c.index.map(pot.set_index(["account_id", "family"])
                                            ["whitespace"]))
     assert c.loc[("b", "x"), "whitespace_competitor"] == 0.0
-
-
-def test_calibration_finds_the_level_of_vendor_wallets():
-    rng = np.random.default_rng(0)
-    wallet = np.exp(rng.normal(10, 1, (4000, 2)))
-    model = wallet * np.array([0.5, 0.25]) * np.exp(rng.normal(0, 0.3, wallet.shape))
-    vendor = np.where(rng.random(wallet.shape) < 0.3, wallet, np.nan)
-    cal = calibrate_to_external(model, vendor, ["x", "y"], interval=0.8, min_cells=50)
-    np.testing.assert_allclose(np.exp(cal.shift), [2.0, 4.0], rtol=0.05)
-    low, pot, high = cal.apply(model)
-    inside = (wallet >= low) & (wallet <= high)
-    assert 0.76 < inside.mean() < 0.84
-    assert calibrate_to_external(model, np.full(model.shape, np.nan), ["x", "y"],
-                                 interval=0.8, min_cells=50) is None
-    lo, hi = account_bounds(pot, vendor, interval=0.8, min_cells=50)
-    assert lo < 0 < hi and hi - lo < cal.bounds[1] - cal.bounds[0]

@@ -25,9 +25,9 @@ def test_demo_world_potential_ranks_true_wallets(tmp_path):
         acc = ev["account"]
         assert acc["customers"]["spearman"] >= 0.90
         assert acc["prospects"]["spearman"] >= 0.85
-        # the 80% interval neither collapses nor balloons
+        # the 80% interval covers 75-85% of true wallets, per account and per family
         for level in ("account", "account_family"):
-            assert 0.70 <= ev[level]["all"]["coverage"] <= 0.95
+            assert 0.75 <= ev[level]["all"]["coverage"] <= 0.85
         # relevance never zeroes a cell that truly holds a wallet
         assert ev["not_relevant_cells"]["with_true_wallet"] == 0
         again = evaluate_snapshot(ws, res.snapshot_id, config=cfg)

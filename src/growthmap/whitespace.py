@@ -29,7 +29,7 @@ from growthmap.config._potential import PotentialConfig
 from growthmap.contract import FAMILY_UNASSIGNED
 from growthmap.matrix import account_bands, headline, markets, matrix, resolve_thresholds
 from growthmap.models.potential import (
-    account_bounds,
+    FamilySum,
     calibrate_to_external,
     combine,
     fold_ids,
@@ -151,7 +151,7 @@ def compute_potential(ctx: RunContext) -> PotentialResult:
     external, sources = _external(ctx, ids, families)
     if external is None:
         ctx.note("no external_potential table: potential comes from the model alone")
-    low, pot, high, acc_bounds = _calibrate(est, external, families, cfg, info)
+    low, pot, high, family_sum = _calibrate(est, external, current, families, cfg, info)
     model_pot = pot
     # an industry is relevant to a family when its accounts ever bought it (up to as-of)
     ever = np.isfinite(_matrix(afv, ids, families, "revenue_t12m"))
@@ -166,7 +166,7 @@ def compute_potential(ctx: RunContext) -> PotentialResult:
     p = _cells(ids, families, current, low, pot, high, method, est, used_ext, rel,
                _external_drivers(used_ext, sources, external, model_pot))
     p, comp_rows = _competitor_split(ctx, p)
-    acc = _account_totals(ids, current, pot, low, high, acc_bounds,
+    acc = _account_totals(ids, current, pot, low, high, family_sum, used_ext,
                           est.low_confidence & ~used_ext & (pot > 0))
     acc["status"] = av["status"].to_numpy()
     info["model_check"] = _quantile_check(est.potential, current, rel, cfg.quantile)
@@ -174,26 +174,31 @@ def compute_potential(ctx: RunContext) -> PotentialResult:
 
 
 def _calibrate(est: WalletEstimate, external: tuple[np.ndarray, ...] | None,
-               families: list[str], cfg: PotentialConfig, info: dict[str, Any]
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float] | None]:
-    """Model wallets at the vendor's level (when configured and possible), and the
-    log-scale bounds of account totals (None: add up the families' bounds)."""
+               current: np.ndarray, families: list[str], cfg: PotentialConfig,
+               info: dict[str, Any]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, FamilySum | None]:
+    """Model wallets at the vendor's level (when configured and possible), and how the
+    families add up to the interval of an account's total (None: add up their bounds).
+
+    Current spend lets the calibration tell the vendor's own noise from the model's
+    error (see :mod:`growthmap.models.potential._calibration`)."""
     if external is None or not cfg.calibrate:
         return est.low, est.potential, est.high, None
     cal = calibrate_to_external(est.potential, external[1], families, interval=cfg.interval,
-                                min_cells=cfg.calibration_min_cells)
+                                min_cells=cfg.calibration_min_cells, current=current)
     if cal is None:
         return est.low, est.potential, est.high, None
     low, pot, high = cal.apply(est.potential)
-    bounds = account_bounds(pot, external[1], interval=cfg.interval,
-                            min_cells=cfg.calibration_min_cells)
+    fam_sum = cal.family_sum
     info["calibration"] = {
         "cells": cal.cells, "per_family": cal.per_family,
         "factor": dict(zip(families, np.round(np.exp(cal.shift), 4).tolist(), strict=True)),
         "interval_factors": [round(float(np.exp(b)), 4) for b in cal.bounds],
-        "account_interval_factors": None if bounds is None
-        else [round(float(np.exp(b)), 4) for b in bounds]}
-    return low, pot, high, bounds
+        "log_sd_vendor_vs_model": round(cal.spread, 4), "log_sd_model": round(cal.model_sd, 4),
+        "log_sd_vendor": None if cal.vendor_sd is None else round(cal.vendor_sd, 4),
+        "vendor_noise_cells": cal.spend_cells,
+        "family_correlation": None if fam_sum is None else round(fam_sum.correlation, 4)}
+    return low, pot, high, fam_sum
 
 
 def _competitor_split(ctx: RunContext, p: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -216,13 +221,17 @@ def _competitor_split(ctx: RunContext, p: pd.DataFrame) -> tuple[pd.DataFrame, p
 
 
 def _account_totals(ids: pd.Series, current: np.ndarray, pot: np.ndarray, low: np.ndarray,
-                    high: np.ndarray, bounds: tuple[float, float] | None,
+                    high: np.ndarray, family_sum: FamilySum | None, vendor: np.ndarray,
                     low_confidence: np.ndarray) -> pd.DataFrame:
-    """Per account: sums over families, and an interval for the total."""
+    """Per account: sums over families, and an interval for the total.
+
+    With ``family_sum`` the interval is that of a sum of the families' wallets, model
+    cells correlated as measured, ``vendor`` cells (vendor figures) independent."""
     cur_t, pot_t = current.sum(axis=1), pot.sum(axis=1)
-    if bounds is not None:
-        low_t = np.minimum(np.maximum(pot_t * np.exp(bounds[0]), cur_t), pot_t)
-        high_t = pot_t * np.exp(bounds[1])
+    if family_sum is not None:
+        lo, hi = family_sum.log_bounds(pot, low, high, independent=vendor)
+        low_t = np.minimum(np.maximum(pot_t * np.exp(lo), cur_t), pot_t)
+        high_t = pot_t * np.exp(hi)
     else:  # the families' bounds added up: wide, since families rarely all err alike
         low_t, high_t = low.sum(axis=1), high.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):

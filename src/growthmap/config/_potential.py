@@ -67,8 +67,9 @@ class PotentialConfig(Section):
         True,
         description="Where the external_potential table has vendor figures, rescale the "
         "model's wallets per family to the vendor's level and size the interval from how "
-        "far vendor figures fall from the model (buyers' spend alone understates wallets "
-        "where our share is low).")
+        "far vendor figures fall from the model, less the vendor's own noise measured "
+        "against what customers spend (buyers' spend alone understates wallets where our "
+        "share is low).")
     calibration_min_cells: int = Field(
         50, ge=5,
         description="Fewest account x family cells with both a vendor and a model figure "

@@ -3,14 +3,19 @@
 Three estimators, one contract: :class:`PeerPotential` (spend intensity of buying peers),
 :class:`QuantileGBMPotential` (LightGBM quantile regression, cross-fitted) and
 :class:`ExternalPotential` (a data vendor's figures).  :mod:`._combine` holds what is
-the same for all: interval width, combination, cap, relevance, competitor split.
+the same for all: interval width, combination, cap, relevance, competitor split;
+:mod:`._calibration` the calibration to vendor figures and the intervals of cells and
+account totals that follow from it.
 """
 
+from growthmap.models.potential._calibration import (
+    Calibration,
+    FamilySum,
+    calibrate_to_external,
+    vendor_noise,
+)
 from growthmap.models.potential._combine import (
     COMBINE_RULES,
-    Calibration,
-    account_bounds,
-    calibrate_to_external,
     combine,
     fold_ids,
     mirror_low,
@@ -26,9 +31,9 @@ __all__ = [
     "COMBINE_RULES",
     "Calibration",
     "ExternalPotential",
+    "FamilySum",
     "PeerPotential",
     "QuantileGBMPotential",
-    "account_bounds",
     "calibrate_to_external",
     "combine",
     "fold_ids",
@@ -36,4 +41,5 @@ __all__ = [
     "relevance",
     "split_competitors",
     "upper_level",
+    "vendor_noise",
 ]

@@ -15,12 +15,14 @@ the estimator:
 * how vendor figures and model figures combine (:func:`combine`);
 * the cap on the share one supplier can win and the floor at current spend;
 * which industries carry potential in which family (:func:`relevance`).
+
+Calibration to vendor figures, and the intervals it gives cells and account totals, are
+in :mod:`._calibration`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -185,85 +187,3 @@ def split_competitors(
     out["whitespace_competitor"] = out["held"].fillna(0.0)
     out["whitespace_open"] = (out["whitespace"] - out["whitespace_competitor"]).clip(lower=0.0)
     return per, out[["account_id", "family", "whitespace_competitor", "whitespace_open"]]
-
-
-@dataclass
-class Calibration:
-    """How model wallets are rescaled to the vendor's level, and the interval around them.
-
-    ``shift`` is the log-scale factor per family; ``bounds`` the quantiles of the
-    remaining log ratio vendor / model, which become the interval (vendor noise included,
-    so the interval errs on the wide side).
-    """
-
-    shift: np.ndarray
-    bounds: tuple[float, float]
-    cells: int
-    per_family: dict[str, int]
-
-    def apply(self, potential: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(low, potential, high) of model wallets after calibration."""
-        pot = np.asarray(potential, dtype=float) * np.exp(self.shift)[None, :]
-        return pot * np.exp(self.bounds[0]), pot, pot * np.exp(self.bounds[1])
-
-
-def calibrate_to_external(
-    model: np.ndarray,
-    external: np.ndarray,
-    families: Sequence[str],
-    *,
-    interval: float,
-    min_cells: int,
-) -> Calibration | None:
-    """Fit the level of model wallets to vendor figures where both exist.
-
-    The model's quantile of buyers' spend ranks accounts well but sits below the full
-    wallet wherever shares of wallet are low; a vendor's wallet figures, where some
-    exist, say where the level is.  Per family, the median log ratio vendor / model sets
-    the shift (families with fewer than ``min_cells`` vendor figures take the pooled
-    median); the spread of what remains sets an interval of nominal coverage
-    ``interval``.  ``None`` when fewer than ``min_cells`` cells have both figures.
-    """
-    model = np.asarray(model, dtype=float)
-    external = np.asarray(external, dtype=float)
-    both = np.isfinite(external) & (external > 0) & (model > 0)
-    if both.sum() < min_cells:
-        return None
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(both, np.log(external) - np.log(model), np.nan)
-    pooled = float(np.nanmedian(r))
-    shift = np.full(model.shape[1], pooled)
-    per_family = {}
-    for j, fam in enumerate(families):
-        k = int(both[:, j].sum())
-        per_family[str(fam)] = k
-        if k >= min_cells:
-            shift[j] = float(np.nanmedian(r[:, j]))
-    resid = (r - shift[None, :])[both]
-    a = (1.0 - interval) / 2.0
-    lo, hi = np.quantile(resid, [a, 1.0 - a])
-    return Calibration(shift, (float(lo), float(hi)), int(both.sum()), per_family)
-
-
-def account_bounds(model: np.ndarray, external: np.ndarray, *, interval: float,
-                   min_cells: int) -> tuple[float, float] | None:
-    """Log-scale interval bounds for account totals, from vendor figures.
-
-    Summing the families' bounds would assume every family errs the same way at once
-    and gives intervals far wider than their nominal level.  Instead, for each account
-    with vendor figures, compare the vendor's total with the (calibrated) model's total
-    over the same families; the quantiles of that log ratio bound the account total.
-    ``None`` when fewer than ``min_cells`` accounts have a vendor figure.
-    """
-    model = np.asarray(model, dtype=float)
-    external = np.asarray(external, dtype=float)
-    both = np.isfinite(external) & (external > 0) & (model > 0)
-    has = both.any(axis=1)
-    if has.sum() < min_cells:
-        return None
-    v = np.where(both, external, 0.0)[has].sum(axis=1)
-    m = np.where(both, model, 0.0)[has].sum(axis=1)
-    r = np.log(v) - np.log(m)
-    a = (1.0 - interval) / 2.0
-    lo, hi = np.quantile(r, [a, 1.0 - a])
-    return float(min(lo, 0.0)), float(max(hi, 0.0))
