@@ -27,7 +27,7 @@ from growthmap.models._backtest import (
     roc_auc,
     top_decile_lift,
 )
-from growthmap.models.propensity import PropensityClassifier, ptb_labels
+from growthmap.models.propensity import PropensityClassifier, fold_of, ptb_labels
 from growthmap.run import run
 from growthmap.workspace import Workspace
 from tests.test_features import AS_OF, make_workspace, make_world
@@ -103,12 +103,16 @@ def test_calibration_brings_probabilities_to_observed_rates():
     p = cal.predict_proba(x[te])[:, 1]
     assert ece(y[te], p) < 0.04
     assert roc_auc(y[te], p) > 0.85
-    assert len(cal.models_) == 4
+    # the calibrator learnt only on out-of-fold scores: every training row once
+    assert cal.n_calibration_rows_ == 4000
     sig = PropensityClassifier(**FAST, calibration="sigmoid").fit(x[tr], y[tr])
     assert ece(y[te], sig.predict_proba(x[te])[:, 1]) < 0.04
-    contrib = cal.contributions(x[te][:50])
-    assert contrib.shape == (50, 4)
-    assert np.abs(contrib[:, 0]).mean() > 3 * np.abs(contrib[:, 1:]).mean()
+    p, idx, eff = cal.explain(x[te][:200], top=2)
+    np.testing.assert_allclose(p, cal.predict_proba(x[te][:200])[:, 1], rtol=0, atol=1e-12)
+    assert idx.shape == eff.shape == (200, 2)
+    # the one feature that matters is the first driver of nearly every row
+    assert (idx[:, 0] == 0).mean() > 0.9
+    assert np.all(np.abs(eff[:, 0]) >= np.abs(eff[:, 1]))
 
 
 def test_unfitted_use_raises_growthmap_not_fitted_error():
@@ -121,7 +125,11 @@ def test_groups_keep_an_account_in_one_fold():
     x, groups = rng.normal(size=(400, 3)), np.repeat(np.arange(100), 4)
     y = (x[:, 0] + rng.normal(0, 1, 400) > 0).astype(int)
     est = PropensityClassifier(n_estimators=10, cv=4).fit(x, y, groups=groups)
-    assert len(est.models_) == 4
+    assert est.n_calibration_rows_ == 400
+    fold = fold_of(pd.Series(groups).astype(str), 4, 0)
+    # every group sits in one fold, and the folds are not empty
+    assert pd.Series(fold).groupby(groups).nunique().max() == 1
+    assert len(np.unique(fold)) == 4
 
 
 @pytest.fixture(scope="module")

@@ -73,6 +73,20 @@ class FeatureInputs:
                    products=get("products"), signals=get("signals"),
                    opportunities=get("opportunities"), contacts=get("contacts"))
 
+    def restrict(self, keep: ir.Table) -> FeatureInputs:
+        """The same inputs cut to the accounts in ``keep`` (a table with account_id).
+
+        Tables keyed by account are semi-joined, so an engine aggregates only the kept
+        accounts' rows; products stay whole.
+        """
+        def cut(t: ir.Table | None) -> ir.Table | None:
+            return None if t is None else t.semi_join(keep, t.account_id == keep.account_id)
+
+        return FeatureInputs(accounts=cut(self.accounts), transactions=cut(self.transactions),
+                             products=self.products, signals=cut(self.signals),
+                             opportunities=cut(self.opportunities),
+                             contacts=cut(self.contacts))
+
     def missing(self) -> list[str]:
         """Optional tables that are absent, so the caller can say which features are off."""
         return [n for n in ("products", "signals", "opportunities", "contacts")

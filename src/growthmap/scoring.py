@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 from dateutil.relativedelta import relativedelta
@@ -44,6 +45,7 @@ from growthmap.models.icp import LookalikeClassifier, icp_evaluation, similar_be
 from growthmap.models.propensity import (
     PropensityClassifier,
     drivers_json,
+    family_block,
     family_frame,
     family_labels,
     ptb_labels,
@@ -83,23 +85,55 @@ class CutoffFeatures:
 
     Every query reads transactions only up to the run's as-of date; an outcome window
     ``(T, T+H]`` is asked for only when it ends by then.
+
+    Models train on past cut-offs and are backtested there; only the as-of date is
+    scored for every account.  With more accounts than a fit may take
+    (``scores.max_train_rows`` over the stacked cut-offs), the past cut-offs are computed
+    for a seeded sample of accounts only -- the same accounts at every cut-off, chosen by
+    a hash of the account id, so an account's place in the sample never depends on the
+    table's order -- and the transactions are cut to those accounts before aggregating.
     """
 
     def __init__(self, inputs: FeatureInputs, as_of: dt.date, config: Config) -> None:
         self.inputs, self.as_of, self.cfg = inputs, as_of, config.scores
         self.vocab: Vocabulary = vocabulary(inputs, as_of, max_signal_kinds=self.cfg.signal_kinds)
         self.lines = family_lines(inputs.transactions, inputs.products, as_of)
+        ids = inputs.accounts.select("account_id").to_pandas()["account_id"].astype(str)
+        #: each account's place in the seeded sampling order (0 = first taken)
+        self.rank = pd.Series(_sample_order(ids, config.run.seed), index=ids.to_numpy())
+        self.n_accounts = len(ids)
+        self.sample_size = min(self.n_accounts, self.accounts_for(self.cfg.train_cutoffs))
+        self.sample_inputs = inputs
+        self.sample_lines = self.lines
+        if self.sample_size < self.n_accounts:
+            keep = ibis.memtable(pd.DataFrame(
+                {"account_id": self.rank.index[self.rank.to_numpy() < self.sample_size]}))
+            self.sample_inputs = inputs.restrict(keep)
+            self.sample_lines = family_lines(self.sample_inputs.transactions,
+                                             inputs.products, as_of)
         self._features: dict[dt.date, pd.DataFrame] = {}
         self._windows: dict[dt.date, pd.DataFrame] = {}
+
+    def accounts_for(self, rows_per_account: int) -> int:
+        """How many accounts one fit may take when each brings ``rows_per_account`` rows."""
+        return max(1, self.cfg.max_train_rows // max(1, rows_per_account))
+
+    def sampled(self, ids: pd.Series, n: int) -> np.ndarray:
+        """Mask of the rows whose account is among the first ``n`` of the sample order."""
+        if n >= self.n_accounts:
+            return np.ones(len(ids), dtype=bool)
+        return (ids.astype(str).map(self.rank).to_numpy() < n)
 
     def data_start(self) -> dt.date | None:
         first = self.lines.date.min().to_pandas()
         return None if first is None or pd.isna(first) else pd.Timestamp(first).date()
 
     def frame(self, cutoff: dt.date) -> pd.DataFrame:
+        """Features at ``cutoff``: every account at the as-of date, the sample before."""
         if cutoff not in self._features:
+            inputs = self.inputs if cutoff == self.as_of else self.sample_inputs
             f = account_features(
-                self.inputs, cutoff, self.vocab, role_weights=self.cfg.buying_role_weights,
+                inputs, cutoff, self.vocab, role_weights=self.cfg.buying_role_weights,
                 engagement_months=self.cfg.engagement_months).to_pandas()
             # float sums differ in the last bits between engines (summation order), which
             # can move LightGBM's bins; rounded, DuckDB and Spark train the same model
@@ -116,7 +150,7 @@ class CutoffFeatures:
         if cutoff + relativedelta(months=self.cfg.horizon_months) > self.as_of:
             raise AssertionError(f"outcome window after {cutoff} ends past the as-of date")
         if cutoff not in self._windows:
-            self._windows[cutoff] = window_revenue(self.lines, cutoff,
+            self._windows[cutoff] = window_revenue(self.sample_lines, cutoff,
                                                    self.cfg.horizon_months).to_pandas()
         return self._windows[cutoff]
 
@@ -125,6 +159,16 @@ class CutoffFeatures:
         return plan_cutoffs(self.as_of, horizon=c.horizon_months, step=c.cutoff_step_months,
                             n_test=c.backtest_cutoffs, n_train=c.train_cutoffs,
                             data_start=self.data_start(), min_history=c.min_history_months)
+
+
+def _sample_order(ids: pd.Series, seed: int) -> np.ndarray:
+    """Each id's rank in a seeded pseudo-random order that depends on the id alone."""
+    salted = (f"sample:{seed}\x1f") + ids.astype("string").fillna("")
+    h = pd.util.hash_pandas_object(salted, index=False).to_numpy()
+    order = np.lexsort((ids.to_numpy(dtype=str), h))  # ties (never, in practice) by id
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[order] = np.arange(len(ids))
+    return rank
 
 
 def _estimator(cls: type, config: Config, categorical: list[str]) -> Any:
@@ -178,6 +222,11 @@ def _fit_and_backtest(est: Any, data: Callable[[dt.date], Data], plan: CutoffPla
     return model, evaluation
 
 
+def _sample_note(cf: CutoffFeatures, accounts: int) -> dict[str, Any]:
+    return {"sampled_accounts": accounts if accounts < cf.n_accounts else None,
+            "accounts": cf.n_accounts}
+
+
 def score_propensity(cf: CutoffFeatures, config: Config) -> tuple[pd.DataFrame,
                                                                    pd.DataFrame | None,
                                                                    dict[str, Any]]:
@@ -192,13 +241,12 @@ def score_propensity(cf: CutoffFeatures, config: Config) -> tuple[pd.DataFrame,
     x_now, ids = cf.matrix(cf.as_of)
     est = _estimator(PropensityClassifier, config, _categorical(x_now))
     model, ev = _fit_and_backtest(est, data, plan, "propensity")
-    p = model.predict_proba(x_now)[:, 1]
-    drivers = drivers_json(model.contributions(x_now), list(x_now.columns), s.drivers,
-                           lambda n: describe(n, cf.vocab))
+    p, idx, eff = model.explain(x_now, top=s.drivers)
+    drivers = drivers_json(idx, eff, list(x_now.columns), lambda n: describe(n, cf.vocab))
     out = pd.DataFrame({"account_id": ids.to_numpy(), "ptb": p, "ptb_decile": _deciles(p),
                         "drivers": drivers})
     ev.update(_label_text(config), mean_ptb=round(float(p.mean()), 4), scored=len(p),
-              features=list(x_now.columns))
+              features=list(x_now.columns), training=_sample_note(cf, cf.sample_size))
     fam_out = None
     if s.per_family and cf.vocab.families:
         fam_out, ev["per_family"] = _score_family(cf, config, plan, x_now, ids)
@@ -207,23 +255,34 @@ def score_propensity(cf: CutoffFeatures, config: Config) -> tuple[pd.DataFrame,
 
 def _score_family(cf: CutoffFeatures, config: Config, plan: CutoffPlan, x_now: pd.DataFrame,
                   ids: pd.Series) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One pooled model over (account, family) rows; scored one family at a time, so the
+    accounts x families matrix is never held whole."""
     s = config.scores
     slugs = cf.vocab.family_slugs()
+    n_acc = cf.accounts_for(s.train_cutoffs * len(slugs))
 
     def data(c: dt.date) -> Data:
         x, acc = cf.matrix(c)
-        xl, keys = family_frame(x, acc, slugs)
+        keep = cf.sampled(acc, n_acc)
+        xl, keys = family_frame(x[keep].reset_index(drop=True),
+                                acc[keep].reset_index(drop=True), slugs)
         return xl, family_labels(cf.window(c), keys, s.growth_threshold), keys.account_id.to_numpy()
 
-    xl_now, keys = family_frame(x_now, ids, slugs)
-    est = _estimator(PropensityClassifier, config, _categorical(xl_now, ("family",)))
+    head, _ = family_frame(x_now.head(1), ids.head(1), slugs)
+    est = _estimator(PropensityClassifier, config, _categorical(head, ("family",)))
     # one backtest fold is enough to report the per-family quality; it is the slow part
     short = CutoffPlan(folds=dict(list(plan.folds.items())[-1:]), final=plan.final)
     model, ev = _fit_and_backtest(est, data, short, "per-family propensity")
-    keys = keys.assign(ptb=model.predict_proba(xl_now)[:, 1],
-                       new_family=xl_now["fam_rev_12m"].to_numpy() <= 0
-                       if "fam_rev_12m" in xl_now else True)
-    return keys, {**ev, "families": list(slugs)}
+    parts = []
+    for code, (fam, slug) in enumerate(slugs.items()):
+        xf = family_block(x_now, code, slug)
+        parts.append(pd.DataFrame({
+            "account_id": ids.to_numpy(), "family": fam,
+            "ptb": model.predict_proba(xf)[:, 1],
+            "new_family": xf["fam_rev_12m"].to_numpy() <= 0 if "fam_rev_12m" in xf else True}))
+        del xf
+    keys = pd.concat(parts, ignore_index=True)
+    return keys, {**ev, "families": list(slugs), "training": _sample_note(cf, n_acc)}
 
 
 def _label_text(config: Config) -> dict[str, Any]:
@@ -257,10 +316,10 @@ def score_risk(cf: CutoffFeatures, config: Config) -> tuple[pd.DataFrame, dict[s
     decile = np.full(len(ids), np.nan)
     drivers = np.array(["[]"] * len(ids), dtype=object)
     if pop.any():
-        xp = x_now[pop]
-        risk[pop] = model.predict_proba(xp)[:, 1]
-        decile[pop] = _deciles(risk[pop])
-        drivers[pop] = drivers_json(model.contributions(xp), list(x_now.columns), s.drivers,
+        p, idx, eff = model.explain(x_now[pop], top=s.drivers)
+        risk[pop] = p
+        decile[pop] = _deciles(p)
+        drivers[pop] = drivers_json(idx, eff, list(x_now.columns),
                                     lambda n: describe(n, cf.vocab))
     lapsed = REASON_NO_REVENUE.format(months=s.horizon_months)
     reason = np.where(pop, None, np.where(ever, lapsed, REASON_PROSPECT))
@@ -268,6 +327,7 @@ def score_risk(cf: CutoffFeatures, config: Config) -> tuple[pd.DataFrame, dict[s
                         "risk_decile": pd.array(decile, dtype="Int64"), "reason": reason,
                         "drivers": drivers})
     ev.update(horizon_months=s.horizon_months, scored=int(pop.sum()),
+              training=_sample_note(cf, cf.sample_size),
               mean_risk=round(float(np.nanmean(risk)), 4) if pop.any() else None,
               label=f"a customer's revenue in the next {s.horizon_months} months falls by at "
               f"least {s.decline_threshold:.0%} (churn included)")
@@ -321,6 +381,7 @@ def score_icp(cf: CutoffFeatures, config: Config, is_best: np.ndarray, is_custom
         return out, {"skipped": f"only {n_best} best customers; at least 4 are needed"}
     est = LookalikeClassifier(n_estimators=150, num_leaves=7, min_child_samples=10,
                               cv=5, categorical_features=categorical,
+                              max_train_rows=s.max_train_rows,
                               random_state=config.run.seed, n_jobs=s.n_jobs)
     model = est.fit(x.astype(float), is_best.astype(int))
     fit = np.round(100 * model.oof_proba_, 1)

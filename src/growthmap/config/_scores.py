@@ -66,6 +66,13 @@ class ScoresConfig(Section):
         15, ge=2, le=1024, description="Leaves per tree of the LightGBM models.")
     min_child_samples: int = Field(
         40, ge=1, le=10_000, description="Minimum accounts in a leaf of the LightGBM models.")
+    max_train_rows: int = Field(
+        50_000, ge=1_000, le=100_000_000,
+        description="Most rows one model fit learns from. With more accounts than that "
+        "(times the stacked cut-offs, times the families for the per-family model), a "
+        "seeded sample of accounts, the same at every cut-off, is trained and backtested "
+        "on; every account is still scored. Bounds the time of the models on millions of "
+        "accounts; the backtest measures the sampled model.")
     n_jobs: int = Field(
         1, ge=1, le=256, description="Threads each LightGBM model may use. More helps only on "
         "idle cores: on a busy machine extra threads spin and slow training down.")

@@ -46,13 +46,14 @@ class LookalikeClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         **_LGBM_CONSTRAINTS,
         "cv": [Interval(Integral, 2, None, closed="left")],
+        "max_train_rows": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(self, *, n_estimators: int = 150, learning_rate: float = 0.05,
                  num_leaves: int = 7, min_child_samples: int = 10, subsample: float = 0.8,
                  colsample_bytree: float = 0.8, reg_lambda: float = 1.0, cv: int = 5,
                  categorical_features: list | None = None, random_state: Any = 0,
-                 n_jobs: int = 1) -> None:
+                 n_jobs: int = 1, max_train_rows: int | None = None) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -64,6 +65,7 @@ class LookalikeClassifier(ClassifierMixin, BaseEstimator):
         self.categorical_features = categorical_features
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.max_train_rows = max_train_rows
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -79,7 +81,12 @@ class LookalikeClassifier(ClassifierMixin, BaseEstimator):
                 for c in self.categorical_features if not isinstance(c, str) or c in names]
 
     def fit(self, X: Any, y: Any) -> LookalikeClassifier:
-        """Out-of-fold labelled-vs-unlabelled boosters, then the Elkan-Noto constant."""
+        """Out-of-fold labelled-vs-unlabelled boosters, then the Elkan-Noto constant.
+
+        Each fold's booster learns from at most ``max_train_rows`` rows of the other
+        folds (a seeded uniform sample, which keeps the share of labelled positives and
+        so the constant ``c``) and scores every row of its own fold.
+        """
         self._validate_params()
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
         self.classes_, s = binary_target(self, y)
@@ -90,7 +97,10 @@ class LookalikeClassifier(ClassifierMixin, BaseEstimator):
         self.models_ = []
         if folds >= 2:
             split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, s)
+            rng = np.random.default_rng(seed)
             for k, (tr, te) in enumerate(split):
+                if self.max_train_rows is not None and len(tr) > self.max_train_rows:
+                    tr = np.sort(rng.choice(tr, self.max_train_rows, replace=False))
                 m = lgbm(self, seed + k).fit(X[tr], s[tr], categorical_feature=cat)
                 oof[te] = m.predict_proba(X[te])[:, 1]
                 self.models_.append(m)

@@ -2,11 +2,11 @@
 
 The estimator is gradient boosting (LightGBM) with *cross-fitted* calibration: the rows
 are split into folds grouped by account (the same account at several cut-offs never
-sits on both sides), a booster is trained on each fold's complement and a calibrator
-(isotonic or sigmoid) maps its raw scores on the held-out fold to probabilities.  The
-prediction averages the calibrated folds, like scikit-learn's
-``CalibratedClassifierCV(ensemble=True)``, so every calibrator saw only data its
-booster had not.
+sits on both sides), a booster is trained on each fold's complement and scores the
+held-out fold; one calibrator (isotonic or sigmoid) learns to map those out-of-fold raw
+scores to probabilities, and a final booster trained on every row predicts through it,
+like scikit-learn's ``CalibratedClassifierCV(ensemble=False)``.  The calibrator never
+sees a score from a booster that trained on the same row, and scoring costs one booster.
 
 Labels (as of a cut-off T, horizon H, growth threshold g), per account and family:
 
@@ -36,21 +36,27 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError as _SkNotFitted
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import validate_data
 
 from growthmap.errors import NotFittedError
+from growthmap.models._trees import CompiledTrees
+
+#: Rows from which predictions use ``n_jobs`` threads (below, starting threads costs more).
+_THREADED_ROWS = 100_000
 
 __all__ = [
     "ModelNotFittedError",
     "PropensityClassifier",
     "check_fitted",
     "drivers_json",
+    "family_block",
     "family_frame",
     "family_labels",
+    "fold_of",
     "ptb_labels",
     "window_revenue",
 ]
@@ -82,22 +88,32 @@ def binary_target(est: BaseEstimator, y: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 class _Calibrator:
-    """Maps a booster's raw score to a probability (isotonic, sigmoid or identity)."""
+    """Maps a booster's raw score to a probability (isotonic, sigmoid or identity).
+
+    Isotonic calibration is *centred* (Oron & Flournoy): the pool-adjacent-violators fit
+    is a step function, which would give whole blocks of accounts one probability and
+    throw away the booster's ranking inside each block; interpolating linearly between
+    the centres of the blocks keeps the fit monotone and the calibration, and keeps
+    accounts with different scores apart.
+    """
 
     def __init__(self, method: str) -> None:
         self.method = method
 
     def fit(self, raw: np.ndarray, y: np.ndarray) -> _Calibrator:
         if self.method == "isotonic":
-            self.model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            self.model.fit(raw, y)
+            iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
+            xs, ys = iso.X_thresholds_, iso.y_thresholds_
+            first = np.flatnonzero(np.r_[True, ys[1:] != ys[:-1]])  # of each block
+            lo, hi = np.minimum.reduceat(xs, first), np.maximum.reduceat(xs, first)
+            self.knots_ = ((lo + hi) / 2.0, ys[first])
         elif self.method == "sigmoid":
             self.model = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
         return self
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         if self.method == "isotonic":
-            return self.model.predict(raw)
+            return np.interp(raw, *self.knots_)
         if self.method == "sigmoid":
             return self.model.predict_proba(raw.reshape(-1, 1))[:, 1]
         return 1.0 / (1.0 + np.exp(-raw))
@@ -176,46 +192,48 @@ class PropensityClassifier(ClassifierMixin, BaseEstimator):
                 for c in self.categorical_features if not isinstance(c, str) or c in names]
 
     def fit(self, X: Any, y: Any, groups: Any = None) -> PropensityClassifier:
-        """Train the fold boosters and their calibrators; returns self."""
+        """Cross-fitted calibration, then one booster on every row; returns self.
+
+        The fold boosters only serve to score their held-out rows: the calibrator learns
+        on those out-of-fold raw scores, and a final booster trained on all rows is what
+        predicts (scikit-learn's ``CalibratedClassifierCV(ensemble=False)``).  Scoring a
+        million accounts then costs one booster, not one per fold.  ``groups`` keeps every
+        row of a group (an account at several cut-offs) in one fold, chosen by a seeded
+        hash of the group so that it does not depend on the row order.
+        """
         self._validate_params()
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
         self.classes_, y01 = binary_target(self, y)
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         cat = self._cat_index()
         folds = min(self.cv, int(np.bincount(y01).min()))
-        self.models_, self.calibrators_ = [], []
-        if self.calibration == "none" or folds < 2:
-            self.models_.append(lgbm(self, seed).fit(X, y01, categorical_feature=cat))
-            self.calibrators_.append(_Calibrator("none"))
-            return self
-        if groups is not None:
-            splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
-            splits = splitter.split(X, y01, np.asarray(groups))
-        else:
-            splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y01)
-        for k, (tr, te) in enumerate(splits):
-            if len(np.unique(y01[tr])) < 2 or len(np.unique(y01[te])) < 2:
-                continue
-            m = lgbm(self, seed + k).fit(X[tr], y01[tr], categorical_feature=cat)
-            raw = m.predict(X[te], raw_score=True)
-            self.models_.append(m)
-            self.calibrators_.append(_Calibrator(self.calibration).fit(raw, y01[te]))
-        if not self.models_:  # every split lost a class: fall back to one booster
-            self.models_.append(lgbm(self, seed).fit(X, y01, categorical_feature=cat))
-            self.calibrators_.append(_Calibrator("none"))
+        self.calibrator_ = _Calibrator("none")
+        self.n_calibration_rows_ = 0
+        if self.calibration != "none" and folds >= 2:
+            oof = np.full(len(y01), np.nan)
+            for k, (tr, te) in enumerate(_splits(y01, folds, groups, seed)):
+                if len(np.unique(y01[tr])) < 2 or len(np.unique(y01[te])) < 2:
+                    continue
+                m = lgbm(self, seed + 1 + k).fit(X[tr], y01[tr], categorical_feature=cat)
+                oof[te] = m.predict(X[te], raw_score=True)
+            held = np.isfinite(oof)
+            if held.any() and len(np.unique(y01[held])) == 2:
+                self.calibrator_ = _Calibrator(self.calibration).fit(oof[held], y01[held])
+                self.n_calibration_rows_ = int(held.sum())
+        self.booster_ = lgbm(self, seed).fit(X, y01, categorical_feature=cat).booster_
         return self
 
     def _matrix(self, X: Any) -> np.ndarray:
-        check_fitted(self, "models_")
+        check_fitted(self, "booster_")
         return validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
                              dtype=np.float64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Calibrated probabilities, averaged over the fold models: columns [0, 1]."""
+        """Calibrated probabilities of the final booster: columns [0, 1]."""
         X = self._matrix(X)
-        p = np.mean([cal(m.predict(X, raw_score=True))
-                     for m, cal in zip(self.models_, self.calibrators_, strict=True)], axis=0)
-        p = np.clip(p, 0.0, 1.0)
+        threads = self.n_jobs if len(X) >= _THREADED_ROWS else 1
+        p = np.clip(self.calibrator_(self.booster_.predict(X, raw_score=True,
+                                                          num_threads=threads)), 0.0, 1.0)
         return np.column_stack([1 - p, p])
 
     def predict(self, X: Any) -> np.ndarray:
@@ -223,11 +241,42 @@ class PropensityClassifier(ClassifierMixin, BaseEstimator):
         p = self.predict_proba(X)[:, 1]
         return self.classes_[(p >= 0.5).astype(int)]
 
-    def contributions(self, X: Any) -> np.ndarray:
-        """Per-feature effects on the log-odds (TreeSHAP), averaged over fold models."""
+    def explain(self, X: Any, top: int = 3, n_jobs: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(probability of class 1, top feature indexes, their effects on the log-odds).
+
+        One pass over each row's decision paths gives the score and its ``top`` drivers
+        (Saabas path effects, see :mod:`growthmap.models._trees`); the probability is the
+        same as :meth:`predict_proba`'s.
+        """
         X = self._matrix(X)
-        c = np.mean([m.booster_.predict(X, pred_contrib=True) for m in self.models_], axis=0)
-        return c[:, :-1]
+        if not hasattr(self, "_compiled"):
+            self._compiled = CompiledTrees(self.booster_)
+        raw, idx, eff = self._compiled.predict(X, top=top, n_jobs=n_jobs or self.n_jobs)
+        return np.clip(self.calibrator_(raw), 0.0, 1.0), idx, eff
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_compiled", None)  # rebuilt on demand from the booster
+        return state
+
+
+def _splits(y01: np.ndarray, folds: int, groups: Any, seed: int
+            ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/test indexes of the calibration folds: by a seeded hash of the group when
+    there are groups (linear in the rows, unlike a stratified group split), else
+    stratified."""
+    if groups is None:
+        return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(y01, y01))
+    fold = fold_of(pd.Series(np.asarray(groups)).astype(str), folds, seed)
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(folds)]
+
+
+def fold_of(keys: pd.Series, n_folds: int, seed: int) -> np.ndarray:
+    """Fold of each key from a seeded hash of the key alone (stable under row order)."""
+    salted = (str(seed) + "\x1f") + pd.Series(keys, dtype="string").fillna("")
+    h = pd.util.hash_pandas_object(salted, index=False).to_numpy()
+    return (h % np.uint64(n_folds)).astype(np.int64)
 
 
 # -- labels -----------------------------------------------------------------------------
@@ -266,34 +315,51 @@ def family_labels(wr: pd.DataFrame, keys: pd.DataFrame, growth: float) -> np.nda
     return m["label"].fillna(0).astype(int).to_numpy()
 
 
+def family_block(x: pd.DataFrame, code: int, slug: str) -> pd.DataFrame:
+    """The account matrix for one family: its own columns copied as ``fam_*``, and the
+    family's code in a ``family`` column."""
+    prefix = f"f_{slug}_"
+    own = {"fam_" + c[len(prefix):]: x[c] for c in x.columns if c.startswith(prefix)}
+    return x.assign(**own, family=float(code))
+
+
 def family_frame(x: pd.DataFrame, ids: pd.Series, slugs: dict[str, str]
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stack the account matrix once per family, with that family's own columns as fam_*.
+    """Stack the account matrix once per family (:func:`family_block`).
 
-    Returns the long matrix (with a ``family`` code column) and its (account_id, family)
-    keys, in the same row order.
+    Returns the long matrix and its (account_id, family) keys, in the same row order.
     """
     frames, keys = [], []
     for code, (fam, s) in enumerate(slugs.items()):
-        own = {c: "fam_" + c[len(f"f_{s}_"):] for c in x.columns if c.startswith(f"f_{s}_")}
-        f = x.copy()
-        for c, new in own.items():
-            f[new] = x[c]
-        f["family"] = float(code)
-        frames.append(f)
+        frames.append(family_block(x, code, s))
         keys.append(pd.DataFrame({"account_id": ids.to_numpy(), "family": fam}))
     return pd.concat(frames, ignore_index=True), pd.concat(keys, ignore_index=True)
 
 
-def drivers_json(contrib: np.ndarray, names: list[str], k: int,
-                 label: Any = None) -> list[str]:
-    """Per row, the ``k`` largest effects as JSON ``[{feature, label, effect}]``."""
-    if k <= 0:
-        return ["[]"] * len(contrib)
-    top = np.argsort(-np.abs(contrib), axis=1)[:, :k]
-    out = []
-    for row, idx in zip(contrib, top, strict=True):
-        out.append(json.dumps([
-            {"feature": names[i], "label": label(names[i]) if label else names[i],
-             "effect": round(float(row[i]), 3)} for i in idx if row[i] != 0]))
-    return out
+def drivers_json(index: np.ndarray, effect: np.ndarray, names: list[str],
+                 label: Any = None) -> np.ndarray:
+    """Per row, JSON ``[{feature, label, effect}, ...]`` of its drivers, largest first.
+
+    ``index`` and ``effect`` are (rows x k) as :meth:`PropensityClassifier.explain` gives
+    them (index -1 or effect 0: no driver in that place).  Built with vectorised string
+    operations: a Python loop of ``json.dumps`` per row costs seconds per million rows.
+    """
+    index = np.asarray(index, dtype=np.int64)
+    effect = np.asarray(effect, dtype=float)
+    n = len(index)
+    if n == 0 or index.ndim != 2 or index.shape[1] == 0:
+        return np.full(n, "[]", dtype=object)
+    heads = np.array(
+        ['{"feature": ' + json.dumps(str(c)) + ', "label": '
+         + json.dumps(str(label(c) if label else c)) + ', "effect": ' for c in names]
+        + [""], dtype=object)
+    out = pd.Series(["["] * n, dtype=object)
+    for j in range(index.shape[1]):
+        ok = (index[:, j] >= 0) & (effect[:, j] != 0)
+        if not ok.any():
+            break
+        eff = pd.Series(np.round(effect[:, j], 3)).astype(str)
+        part = pd.Series(heads[np.where(ok, index[:, j], -1)]) + eff + "}"
+        sep = "" if j == 0 else ", "
+        out = out.where(~ok, out + sep + part)
+    return (out + "]").to_numpy(dtype=object)
