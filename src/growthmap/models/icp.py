@@ -21,9 +21,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
@@ -129,35 +129,87 @@ class LookalikeClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[(p >= 0.5).astype(int)]
 
 
-def _embedding(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> np.ndarray:
+def _numeric(frame: pd.DataFrame, numeric: list[str]) -> np.ndarray:
+    """Log sizes, standardised (missing: the median), as (rows x columns)."""
     cols = []
     for c in numeric:
         v = np.log1p(pd.to_numeric(frame[c], errors="coerce").clip(lower=0).astype(float))
         v = v.fillna(v.median() if v.notna().any() else 0.0)
         sd = v.std()
-        cols.append(((v - v.mean()) / sd if sd > 0 else v * 0).to_numpy()[:, None])
-    for c in categorical:
-        dummies = pd.get_dummies(frame[c].astype("string").fillna("(none)"), dtype=float)
-        cols.append(dummies.to_numpy() / np.sqrt(2.0))  # a category mismatch = distance 1
-    return np.hstack(cols) if cols else np.zeros((len(frame), 1))
+        cols.append(((v - v.mean()) / sd if sd > 0 else v * 0).to_numpy())
+    return np.column_stack(cols) if cols else np.zeros((len(frame), 1))
+
+
+def _codes(frame: pd.DataFrame, categorical: list[str]) -> np.ndarray:
+    """Category codes per column, missing as a category of its own, as (rows x columns)."""
+    cols = [pd.factorize(frame[c].astype("string").fillna("(none)"))[0] for c in categorical]
+    return np.column_stack(cols) if cols else np.zeros((len(frame), 0), dtype=np.int64)
 
 
 def similar_best(frame: pd.DataFrame, is_best: np.ndarray, *, numeric: list[str],
-                 categorical: list[str], k: int = 3) -> list[str]:
-    """For every row, JSON list of the ``k`` nearest best customers' account_ids (not itself)."""
+                 categorical: list[str], k: int = 3) -> np.ndarray:
+    """For every row, JSON list of the ``k`` nearest best customers' account_ids (not itself).
+
+    Distance: squared difference of standardised log sizes, plus 1 for every category
+    (industry, country, ...) that differs.  Searched exactly but by blocks, since a
+    brute-force search is rows x best customers (a million by tens of thousands): the
+    best customers are grouped by their categories, and a row searches the blocks in
+    order of how many categories differ, with a k-d tree on the sizes in each block.  A
+    block whose categories differ in ``m`` places is skipped once the row already has
+    ``k`` neighbours closer than ``m``, so most rows are settled within their own block.
+    """
+    n = len(frame)
     best = np.flatnonzero(is_best)
     if len(best) == 0:
-        return ["[]"] * len(frame)
-    z = _embedding(frame, numeric, categorical)
-    nn = NearestNeighbors(n_neighbors=min(k + 1, len(best))).fit(z[best])
-    _, idx = nn.kneighbors(z)
-    ids = frame["account_id"].to_numpy()
-    best_ids = ids[best]
-    out = []
-    for i, row in enumerate(idx):
-        near = [str(best_ids[j]) for j in row if best_ids[j] != ids[i]][:k]
-        out.append(json.dumps(near))
-    return out
+        return np.full(n, "[]", dtype=object)
+    num, cat = _numeric(frame, numeric), _codes(frame, categorical)
+    want = k + 1  # one more, in case the row itself is among them
+    dist = np.full((n, want), np.inf)
+    near = np.full((n, want), -1, dtype=np.int64)  # positions in ``best``
+    key = np.zeros(n, dtype=np.int64)  # the row's categories as one number
+    for c in range(cat.shape[1]):
+        key = key * (int(cat[:, c].max()) + 1) + cat[:, c]
+    group_keys, first, group_of = np.unique(key, return_index=True, return_inverse=True)
+    groups = cat[first]
+    block_keys, block_of = np.unique(key[best], return_inverse=True)
+    blocks = groups[np.searchsorted(group_keys, block_keys)]
+    order_b = np.argsort(block_of, kind="stable")
+    cut = np.searchsorted(block_of[order_b], np.arange(len(blocks) + 1))
+    members = [order_b[cut[b]:cut[b + 1]] for b in range(len(blocks))]
+    trees = [cKDTree(num[best[m]]) for m in members]
+    order = np.argsort(group_of, kind="stable")
+    bounds = np.searchsorted(group_of[order], np.arange(len(groups) + 1))
+    for g in range(len(groups)):
+        rows = order[bounds[g]:bounds[g + 1]]
+        mismatch = (blocks != groups[g]).sum(axis=1)
+        for m in np.unique(mismatch):
+            pending = rows[dist[rows, -1] > m]
+            if len(pending) == 0:
+                break
+            for b in np.flatnonzero(mismatch == m):
+                kk = min(want, len(members[b]))
+                d, j = trees[b].query(num[pending], k=kk)
+                d, j = d.reshape(len(pending), kk), j.reshape(len(pending), kk)
+                cand_d = np.hstack([dist[pending], d**2 + m])
+                cand_j = np.hstack([near[pending], members[b][j]])
+                pick = np.lexsort((cand_j, cand_d), axis=1)[:, :want]
+                dist[pending] = np.take_along_axis(cand_d, pick, axis=1)
+                near[pending] = np.take_along_axis(cand_j, pick, axis=1)
+    ids = frame["account_id"].astype(str).to_numpy()
+    best_ids = np.append(ids[best], "")
+    found = np.where(near >= 0, near, len(best))
+    names = best_ids[found]
+    names[names == ids[:, None]] = ""  # never oneself
+    quoted = np.array([json.dumps(x) for x in best_ids], dtype=object)[found]
+    quoted[names == ""] = ""
+    out = pd.Series(["["] * n, dtype=object)
+    taken = np.zeros(n, dtype=np.int64)
+    for c in range(want):
+        ok = (quoted[:, c] != "") & (taken < k)
+        sep = np.where(taken > 0, ", ", "")
+        out = out.where(~ok, out + sep + quoted[:, c])
+        taken += ok
+    return (out + "]").to_numpy(dtype=object)
 
 
 def icp_evaluation(model: LookalikeClassifier, is_best: np.ndarray, fit: np.ndarray,
