@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -45,8 +46,20 @@ from sklearn.utils.validation import validate_data
 from growthmap.errors import NotFittedError
 from growthmap.models._trees import CompiledTrees
 
-#: Rows from which predictions use ``n_jobs`` threads (below, starting threads costs more).
+#: Rows from which predictions use several threads (below, starting threads costs more).
 _THREADED_ROWS = 100_000
+
+
+def predict_threads(rows: int, n_jobs: int) -> int:
+    """Threads for predicting ``rows`` rows: the cores (up to 4) on large inputs.
+
+    ``n_jobs`` is for training, where threads wait on each other after every tree and
+    spin for a long time on a busy machine; prediction splits the rows once, so it uses
+    the cores whatever ``n_jobs`` says.
+    """
+    if rows < _THREADED_ROWS:
+        return 1
+    return max(n_jobs, min(os.cpu_count() or 1, 4))
 
 __all__ = [
     "ModelNotFittedError",
@@ -231,7 +244,7 @@ class PropensityClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated probabilities of the final booster: columns [0, 1]."""
         X = self._matrix(X)
-        threads = self.n_jobs if len(X) >= _THREADED_ROWS else 1
+        threads = predict_threads(len(X), self.n_jobs)
         p = np.clip(self.calibrator_(self.booster_.predict(X, raw_score=True,
                                                           num_threads=threads)), 0.0, 1.0)
         return np.column_stack([1 - p, p])
@@ -252,7 +265,8 @@ class PropensityClassifier(ClassifierMixin, BaseEstimator):
         X = self._matrix(X)
         if not hasattr(self, "_compiled"):
             self._compiled = CompiledTrees(self.booster_)
-        raw, idx, eff = self._compiled.predict(X, top=top, n_jobs=n_jobs or self.n_jobs)
+        threads = n_jobs or predict_threads(len(X), self.n_jobs)
+        raw, idx, eff = self._compiled.predict(X, top=top, n_jobs=threads)
         return np.clip(self.calibrator_(raw), 0.0, 1.0), idx, eff
 
     def __getstate__(self) -> dict[str, Any]:
