@@ -170,6 +170,24 @@ def task_floor(a: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def task_features(a: argparse.Namespace) -> dict[str, Any]:
+    """The models' per-account features as of the run date, every account, to Arrow:
+    the feature query the floor bounds (about 40 windowed aggregates per account, four
+    of them distinct counts, against the floor's one sum)."""
+    from growthmap.features import FeatureInputs, account_features, vocabulary
+    from growthmap.workspace import Workspace
+
+    out: dict[str, Any] = {}
+    as_of = dt.date.fromisoformat(a.as_of)
+    with _timed(out):
+        ws = Workspace.open(a.ws, read_only=True)
+        inputs = FeatureInputs.from_source(ws)
+        t = ws.backend.to_pyarrow(account_features(inputs, as_of, vocabulary(inputs, as_of)))
+        ws.close()
+    out["rows"], out["columns"] = t.num_rows, t.num_columns
+    return out
+
+
 def task_pandas(a: argparse.Namespace) -> dict[str, Any]:
     """The by-hand reference: pandas reading the Parquet, T12M, customer flag, tiers."""
     out: dict[str, Any] = {}
@@ -207,6 +225,7 @@ def task_spark(a: argparse.Namespace) -> dict[str, Any]:
 TASKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "load": task_load, "stages": task_stages, "report": task_report,
     "floor": task_floor, "pandas": task_pandas, "spark": task_spark,
+    "features": task_features,
 }
 
 

@@ -37,7 +37,7 @@ def test_json_has_every_step_with_time_and_memory(suite_run: tuple[dict, str, Pa
     result, _, _ = suite_run
     size = result["sizes"]["1000"]
     assert "value" in result["stages"] and size["only"] == ["value"]
-    for task in ("floor", "pandas", "load", "run", "report"):
+    for task in ("floor", "pandas", "load", "features", "run", "report"):
         m = size["tasks"][task]
         assert m["seconds"] > 0 and m["peak_rss_mb"] > 0, task
     assert set(size["stages"]) == {"value", "snapshot write"}
@@ -64,7 +64,8 @@ def test_markdown_names_machine_and_every_step(suite_run: tuple[dict, str, Path]
     _, md, _ = suite_run
     assert md.startswith("# Benchmark results")
     for label in ("floor: raw DuckDB scan", "pandas reference", "load", "stage `value`",
-                  "whole run", "HTML report", "value ÷ floor"):
+                  "whole run", "HTML report", "value ÷ floor", "features ÷ floor",
+                  "models' features as of the run date"):
         assert label in md, label
     assert "cores" in md and "GB RAM" in md
     table = [line for line in md.splitlines() if line.startswith("| stage `value`")]
