@@ -6,6 +6,10 @@ and Spark reads the very same files.  Every output table both engines produce is
 compared: row counts and integer, text, boolean and date columns exactly, floats at
 1e-9 relative (sums of floats may be added in a different order on each engine).
 
+On Spark the models score every account on the executors (``mapInPandas``), DuckDB
+in-process; the scores must still be identical, and a test checks in Spark's own record
+that the scoring query ran there.
+
 The model settings are lighter than the defaults (fewer boosting rounds, one backtest
 cut-off) only to keep the file fast; equivalence does not depend on model size.
 """
@@ -191,6 +195,20 @@ def test_every_output_is_identical(duck_outputs: Any, spark_result: Any) -> None
         except AssertionError as e:
             failures.append(str(e))
     assert not failures, "\n".join(failures)
+
+
+def test_models_score_every_account_on_the_executors(spark: Any, spark_result: Any) -> None:
+    """The models stage scored the as-of features with ``mapInPandas`` on the cluster: one
+    query, read from Spark's own record of what it ran, sent every account to the Python
+    workers and brought back only the scores."""
+    from tests.test_account_scoring import python_map_runs, rows_out
+
+    # (other test files score smaller worlds in the same session)
+    runs = [r for r in python_map_runs(spark)
+            if "ptb_drivers" in r["plan"] and rows_out(r) == N_ACCOUNTS]
+    assert len(runs) == 1
+    assert "Scan parquet" in runs[0]["plan"] and "HashAggregate" in runs[0]["plan"]
+    assert runs[0]["metrics"].get("data sent to Python workers")
 
 
 def test_value_totals_match_an_independent_pandas_sum(world: Path, spark_result: Any) -> None:

@@ -10,19 +10,27 @@ Before the stages run, :func:`validate_source` checks every input against its co
 on the cluster (required columns, keys, types, allowed values and ranges, duplicate
 keys) and writes failing rows with their reason to a Parquet quarantine - simpler than
 the DuckDB loader (no mapping files, references or FX), as ``docs/scaling.md`` says.
-Models train and score on the driver (they read their frames through Ibis).
+Models train on the driver (they read their training frames through Ibis) and score
+every account on the executors: :func:`map_in_pandas` runs a Python function over the
+batches of an Ibis expression's Spark DataFrame and collects only its result.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import shutil
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ibis
+import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from growthmap import __version__
@@ -34,8 +42,8 @@ from growthmap.errors import InputError, WorkspaceError
 from growthmap.pipeline import Progress, RunContext, run_stages
 from growthmap.run import RunResult
 
-__all__ = ["SPARK_REASONS", "SparkSource", "ValidationReport", "run_spark", "spark_session",
-           "validate_source"]
+__all__ = ["SPARK_REASONS", "SparkSource", "ValidationReport", "map_in_pandas", "run_spark",
+           "spark_session", "to_spark_dataframe", "validate_source"]
 
 #: Why the Spark path quarantines a row (a subset of the DuckDB loader's reasons, same
 #: words, first failure wins).  Not checked on Spark: unknown references, currencies and
@@ -53,6 +61,13 @@ def spark_session(cfg: SparkConfig) -> Any:
     except ImportError:
         raise WorkspaceError("engine = 'spark' needs pyspark",
                              hint="pip install 'growthmap[spark]' (and Java 17)") from None
+    python = cfg.conf.get("spark.pyspark.python") or os.environ.get("PYSPARK_PYTHON")
+    if python is None and cfg.master.startswith("local"):
+        # scoring runs Python on the executors; in local mode they must use this very
+        # interpreter (PySpark's default is whatever ``python3`` is first on the PATH)
+        python = sys.executable
+    if python is not None and "PYSPARK_PYTHON" not in os.environ:
+        os.environ["PYSPARK_PYTHON"] = python  # read by PySpark when the context starts
     builder = (SparkSession.builder.master(cfg.master).appName("growthmap")
                .config("spark.ui.enabled", "false")
                .config("spark.sql.session.timeZone", "UTC")
@@ -60,6 +75,66 @@ def spark_session(cfg: SparkConfig) -> Any:
     for k, v in cfg.conf.items():
         builder = builder.config(k, v)
     return builder.getOrCreate()
+
+
+def to_spark_dataframe(backend: Any, expr: ibis.Table) -> Any:
+    """The (lazy) Spark DataFrame of an Ibis expression: nothing is computed or collected.
+
+    Ibis 12 has no public method for this (ibis-project/ibis#10673); this is what its own
+    ``to_parquet`` and ``to_delta`` do: register the expression's in-memory tables and
+    UDFs with the session, then hand it the compiled SQL.
+    """
+    backend._run_pre_execute_hooks(expr)
+    return backend.raw_sql(backend.compile(expr))
+
+
+def map_in_pandas(backend: Any, expr: ibis.Table,
+                  func: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]],
+                  output: Mapping[str, str]) -> pa.Table:
+    """Run ``func`` over the pandas batches of ``expr`` on the executors; collect its output.
+
+    ``expr`` is computed on the cluster and streamed to ``func`` in Arrow batches
+    (``spark.sql.execution.arrow.maxRecordsPerBatch`` rows each), partition by
+    partition; ``func`` must be picklable and importable on the executors.  Only its
+    output -- columns ``output`` (name -> Ibis type) -- comes back, as Arrow.  Columns
+    reach ``func`` with the types the Ibis schema gives them, whatever the SQL computed.
+
+    An executor that cannot import what ``func`` needs (growthmap itself, pandas,
+    LightGBM, ...) or runs another growthmap version stops the run with a
+    :class:`~growthmap.errors.WorkspaceError` that says so.
+    """
+    from ibis.backends.pyspark.datatypes import PySparkSchema
+    from pyspark.sql import functions as F
+
+    df = to_spark_dataframe(backend, expr)
+    types = PySparkSchema.from_ibis(expr.schema())
+    df = df.select(*[F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in types])
+    try:
+        return df.mapInPandas(func, PySparkSchema.from_ibis(ibis.schema(dict(output)))
+                              ).toArrow()
+    except Exception as exc:  # PythonException, Py4JJavaError: the executor's traceback
+        clear = _executor_error(exc)
+        if clear is None:
+            raise
+        raise clear from exc
+
+
+def _executor_error(exc: Exception) -> WorkspaceError | None:
+    """A clear error for what a user can fix on the executors (None: not one of those)."""
+    from growthmap.account_scoring import VERSION_MISMATCH
+
+    text = str(exc)
+    missing = re.search(r"ModuleNotFoundError: No module named '([^']+)'", text)
+    if missing:
+        return WorkspaceError(
+            f"the Spark executors cannot import {missing.group(1)!r}, which scoring needs",
+            hint=f"install growthmap {__version__} with its dependencies in the executors' "
+            "Python, or point spark.pyspark.python / PYSPARK_PYTHON at a Python that has it")
+    mismatch = re.search(re.escape(VERSION_MISMATCH) + r"[^\n]*", text)
+    if mismatch:
+        return WorkspaceError(mismatch.group(0).rstrip(),
+                              hint=f"install growthmap {__version__} on every executor")
+    return None
 
 
 class SparkSource:

@@ -32,7 +32,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from dateutil.relativedelta import relativedelta
-from lightgbm import LGBMClassifier
+from lightgbm import Booster, LGBMClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError as _SkNotFitted
 from sklearn.isotonic import IsotonicRegression
@@ -63,6 +63,7 @@ def predict_threads(rows: int, n_jobs: int) -> int:
 
 __all__ = [
     "ModelNotFittedError",
+    "PackedClassifier",
     "PropensityClassifier",
     "check_fitted",
     "drivers_json",
@@ -273,6 +274,73 @@ class PropensityClassifier(ClassifierMixin, BaseEstimator):
         state = dict(self.__dict__)
         state.pop("_compiled", None)  # rebuilt on demand from the booster
         return state
+
+    def pack(self) -> PackedClassifier:
+        """The fitted model reduced to what scoring needs (see :class:`PackedClassifier`)."""
+        check_fitted(self, "booster_")
+        return PackedClassifier(self.booster_.model_to_string(), self.calibrator_,
+                                tuple(str(c) for c in self.feature_names_in_), self.n_jobs)
+
+
+class PackedClassifier:
+    """A fitted :class:`PropensityClassifier` as scoring needs it: cheap to pickle and ship.
+
+    Scoring on Spark sends the model to every executor.  What travels is LightGBM's model
+    text, the calibrator (isotonic knots, or the sigmoid's one-feature logistic fit) and
+    the feature names -- not the estimator's training state; the booster and the compiled
+    trees of :meth:`explain` (numba arrays, not picklable) are rebuilt from the text on
+    first use wherever the object lands.  Its scores are bit-identical to the estimator's
+    (the text keeps every threshold and leaf value exactly; a test checks), so a run gives
+    the same figures whether it scores in-process or on a cluster.
+    """
+
+    def __init__(self, model_str: str, calibrator: _Calibrator,
+                 feature_names: tuple[str, ...], n_jobs: int = 1) -> None:
+        self.model_str = model_str
+        self.calibrator = calibrator
+        self.feature_names = tuple(feature_names)
+        self.n_jobs = n_jobs
+        self._booster: Booster | None = None
+        self._compiled: CompiledTrees | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"model_str": self.model_str, "calibrator": self.calibrator,
+                "feature_names": self.feature_names, "n_jobs": self.n_jobs}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The float matrix in training column order (a missing column is an error)."""
+        missing = [c for c in self.feature_names if c not in X.columns]
+        if missing:
+            raise ValueError(f"the scoring frame lacks feature(s) {missing[:5]} the model was "
+                             "trained on")
+        return X.loc[:, list(self.feature_names)].to_numpy(dtype=np.float64)
+
+    @property
+    def booster(self) -> Booster:
+        if self._booster is None:
+            self._booster = Booster(model_str=self.model_str)
+        return self._booster
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """As :meth:`PropensityClassifier.predict_proba`: columns [0, 1]."""
+        x = self._matrix(X)
+        raw = self.booster.predict(x, raw_score=True,
+                                   num_threads=predict_threads(len(x), self.n_jobs))
+        p = np.clip(self.calibrator(raw), 0.0, 1.0)
+        return np.column_stack([1 - p, p])
+
+    def explain(self, X: pd.DataFrame, top: int = 3, n_jobs: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`PropensityClassifier.explain`: probability, driver indexes, effects."""
+        x = self._matrix(X)
+        if self._compiled is None:
+            self._compiled = CompiledTrees(self.booster)
+        threads = n_jobs or predict_threads(len(x), self.n_jobs)
+        raw, idx, eff = self._compiled.predict(x, top=top, n_jobs=threads)
+        return np.clip(self.calibrator(raw), 0.0, 1.0), idx, eff
 
 
 def _splits(y01: np.ndarray, folds: int, groups: Any, seed: int
