@@ -153,8 +153,8 @@ def test_gbm_out_of_fold_one_accounts_spend_never_sets_its_own_potential():
 def test_gbm_new_rows_get_the_average_of_the_fold_models():
     x, _, spend = _world(n=800, seed=4)
     est = QuantileGBMPotential(n_estimators=30, n_folds=2).fit(x, spend)
-    df = est._prepare(x.iloc[:5], fitting=False)
-    logs = [m[0].predict(df) for m in est.estimators_]
+    mat = est._matrix(x.iloc[:5], fitting=False)
+    logs = [m[0].predict(mat) for m in est.estimators_]
     np.testing.assert_allclose(est.predict(x.iloc[:5]), np.exp(np.mean(logs, axis=0)))
 
 

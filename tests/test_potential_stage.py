@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from scipy.stats import spearmanr
 from typer.testing import CliRunner
@@ -14,7 +16,12 @@ from typer.testing import CliRunner
 from growthmap.cli import app
 from growthmap.config import Config
 from growthmap.errors import ConfigError
-from growthmap.evaluate_potential import evaluate_snapshot, growth_lift
+from growthmap.evaluate_potential import (
+    backtest,
+    backtest_sample,
+    evaluate_snapshot,
+    growth_lift,
+)
 from growthmap.run import run
 from growthmap.workspace import Workspace
 
@@ -255,6 +262,62 @@ def test_backtest_matches_a_run_as_of_a_year_earlier(tmp_path, world):
     assert bt["account"]["lift"] > 2  # growth here is closing the gap to the wallet
     ev = evaluate_snapshot(ws, res.snapshot_id, backtest_run=True, config=cfg)
     assert ev["backtest"]["account"] == bt["account"]
+    ws.close()
+
+
+def test_a_large_workspace_backtests_a_fixed_sample_of_accounts(tmp_path, world):
+    acc, tx, prod, _ = world
+    ws = _workspace(tmp_path, {"accounts": acc, "transactions": tx, "products": prod})
+    cfg = Config.from_dict({"potential": {**GBM, "backtest_max_accounts": 250}})
+    sample = backtest_sample(ws, 250, cfg.run.seed)
+    assert len(sample) == 250 and len(set(sample.to_pylist())) == 250
+    # the sample depends on the accounts alone, not on their order or the others
+    other = _workspace(tmp_path, {"accounts": acc.iloc[::-1].reset_index(drop=True).copy(),
+                                  "transactions": tx,
+                                  "products": prod}, name="rev.duckdb")
+    assert set(backtest_sample(other, 250, cfg.run.seed).to_pylist()) == set(sample.to_pylist())
+    assert backtest_sample(ws, 600, cfg.run.seed) is None  # not more than the limit: all
+    bt = backtest(ws, cfg, AS_OF)
+    assert bt["sampled_accounts"] == 250 and bt["account"]["n"] == 250
+    # the same as a backtest of a workspace that only holds the sampled accounts
+    keep = set(sample.to_pylist())
+    small = _workspace(tmp_path, {
+        "accounts": acc[acc.account_id.isin(keep)].reset_index(drop=True),
+        "transactions": tx[tx.account_id.isin(keep)].reset_index(drop=True),
+        "products": prod}, name="small.duckdb")
+    ref = backtest(small, Config.from_dict({"potential": GBM}), AS_OF)
+    assert "sampled_accounts" not in ref
+    assert {k: v for k, v in bt.items() if k != "sampled_accounts"} == ref
+    for w in (ws, other, small):
+        w.close()
+
+
+def test_same_inputs_give_the_same_outputs_bit_for_bit(tmp_path, world):
+    acc, tx, prod, truth = world
+    ext = truth.iloc[::4].assign(potential=lambda d: d.wallet.round(-1)).drop(columns="wallet")
+    ws = _workspace(tmp_path, {"accounts": acc, "transactions": tx, "products": prod,
+                               "external_potential": ext})
+    cfg = Config.from_dict({"potential": {**GBM, "calibration_min_cells": 20}})
+    runs = [run(ws, cfg, as_of=AS_OF, only=["value", "potential"], write=False)
+            for _ in range(2)]
+    for name in ("potential", "potential_account", "whitespace_competitor"):
+        a, b = (r.outputs[name] for r in runs)
+        assert a.schema == b.schema, name
+        pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas(), check_exact=True)
+    p = runs[0].outputs["potential"]
+    assert all(pa.types.is_string(p.schema.field(c).type)
+               for c in ("account_id", "family", "drivers"))
+    # few distinct values over many cells: dictionary-encoded, and text in a snapshot
+    assert all(p.schema.field(c).type == pa.dictionary(pa.int32(), pa.string())
+               for c in ("method", "peer_group"))
+    # a share of no wallet is missing (null), not NaN
+    sow = p.column("share_of_wallet")
+    assert sow.null_count > 0 and not pc.any(pc.is_nan(sow.drop_null())).as_py()
+    sid = run(ws, cfg, as_of=AS_OF, only=["value", "potential"]).snapshot_id
+    types = dict(ws.con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        f"WHERE table_schema = 'snap_{sid}' AND table_name = 'potential'").fetchall())
+    assert types["method"] == types["peer_group"] == types["drivers"] == "VARCHAR"
     ws.close()
 
 

@@ -19,11 +19,15 @@ Two checks, both stored in the snapshot (``evaluations["potential"]``) and print
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from dateutil.relativedelta import relativedelta
 from pydantic import ValidationError
 from scipy.stats import spearmanr
@@ -45,6 +49,7 @@ __all__ = [
     "mdape",
     "next_year_evaluation",
     "spearman",
+    "stage_backtest",
     "stage_evaluation",
     "truth_evaluation",
 ]
@@ -163,13 +168,59 @@ def next_year_evaluation(potential: pd.DataFrame, account: pd.DataFrame,
     return out
 
 
-def backtest(source: Any, config: Config, as_of: dt.date) -> dict[str, Any]:
+class SampledSource:
+    """A source whose account-keyed tables hold only some accounts (the backtest's
+    sample); tables without an account_id column pass through."""
+
+    def __init__(self, source: Any, account_ids: pa.Array) -> None:
+        self.backend = source.backend
+        self.source = source
+        self.keep = ibis.memtable(pa.table({"account_id": account_ids}))
+
+    def maybe_table(self, name: str) -> ibis.Table | None:
+        t = self.source.maybe_table(name)
+        if t is None or "account_id" not in t.columns:
+            return t
+        return t.filter(t.account_id.isin(self.keep.account_id))
+
+
+def backtest_sample(source: Any, limit: int | None, seed: int,
+                    ids: pa.Array | pa.ChunkedArray | None = None) -> pa.Array | None:
+    """The accounts the backtest runs on: ``None`` (all) when there are at most
+    ``limit``, else the ``limit`` accounts with the smallest seeded hash of their id --
+    a fixed sample that does not depend on the order or the number of the others.
+
+    ``ids`` are the accounts when the caller has them (a run's ``account_value``);
+    otherwise they are read from the source's accounts table.
+    """
+    if limit is None:
+        return None
+    if ids is None:
+        acc = source.maybe_table("accounts")
+        if acc is None:
+            return None
+        ids = source.backend.to_pyarrow(acc.select("account_id"))["account_id"]
+    ids = pc.unique(ids).drop_null()
+    if len(ids) <= limit:
+        return None
+    key = hashlib.sha256(f"growthmap backtest {seed}".encode()).hexdigest()[:16]
+    h = pd.util.hash_pandas_object(ids.to_pandas(), index=False, hash_key=key).to_numpy()
+    pick = np.sort(np.argpartition(h, limit - 1)[:limit])
+    return ids.take(pa.array(pick))
+
+
+def backtest(source: Any, config: Config, as_of: dt.date,
+             now: RunContext | None = None) -> dict[str, Any]:
     """Estimate as of T = as_of - 12 months, measure the growth from T to as_of.
 
-    Runs the value and potential stages on data up to T (nothing later is read; vendor
-    figures, which carry no date, are left out), and the value stage again at ``as_of``
-    for the outcome.
+    Runs the value stage and the potential's estimation on data up to T (nothing later
+    is read; vendor figures, which carry no date, are left out of the level), and takes
+    the outcome from the value stage at ``as_of`` (``now``, a run that has it, or a new
+    value run).  With more than ``potential.backtest_max_accounts`` accounts it runs on a
+    fixed sample of them (:func:`backtest_sample`).
     """
+    from growthmap.whitespace import cell_matrix, compute_wallets
+
     months = config.value.lookback_months
     t = as_of - relativedelta(months=months)
     cfg = config.model_copy(deep=True)
@@ -177,34 +228,45 @@ def backtest(source: Any, config: Config, as_of: dt.date) -> dict[str, Any]:
     # vendor figures carry no date, so they may know things T did not: leave them out
     cfg.potential.combine = "model"
     cfg.potential.calibrate = False
-    then = run_stages(RunContext(config=cfg, as_of=t, source=source),
-                      only=["value", "potential"])
-    now = run_stages(RunContext(config=cfg, as_of=as_of, source=source), only=["value"])
-    acc_t = then.frame("potential_account")
-    if acc_t["current"].sum() <= 0:
+    seed = cfg.potential.seed if cfg.potential.seed is not None else cfg.run.seed
+    known = None if now is None else now.arrow("account_value")["account_id"]
+    sample = backtest_sample(source, cfg.potential.backtest_max_accounts, seed, known)
+    src = source if sample is None else SampledSource(source, sample)
+    then = run_stages(RunContext(config=cfg, as_of=t, source=src), only=["value"])
+    w = compute_wallets(then, explain=False)
+    cur_t = w.current.sum(axis=1)
+    if cur_t.sum() <= 0:
         raise WorkspaceError(
             f"the backtest needs purchases in the {months} months before {t}, and there are "
             "none", hint="load at least two years of transactions, or skip --backtest")
-    rev_now = now.frame("account_value").set_index("account_id")["revenue_t12m"]
-    acc_t["growth"] = acc_t["account_id"].map(rev_now).fillna(0.0) - acc_t["current"]
-    cells = then.frame("potential")
-    fam_now = now.frame("account_family_value")[["account_id", "family", "revenue_t12m"]]
-    cells = cells.merge(fam_now, on=["account_id", "family"], how="left")
-    cells["growth"] = cells["revenue_t12m"].fillna(0.0) - cells["current"]
-    st = then.frame("account_value").set_index("account_id")["status"]
-    acc_t["status"] = acc_t["account_id"].map(st)
+    if now is None:
+        now = run_stages(RunContext(config=cfg, as_of=as_of, source=src), only=["value"])
+    av_now = now.arrow("account_value").select(["account_id", "revenue_t12m"])
+    rev_now = _by_account(av_now, w.ids, "revenue_t12m")
+    fam_now = cell_matrix(now.arrow("account_family_value"), w.ids, w.families, "revenue_t12m")
+    growth = rev_now - cur_t
+    ws = w.whitespace
+    acc_ws = ws.sum(axis=1)
+    cust = w.status == "customer"
+    pros = w.status == "prospect"
     out: dict[str, Any] = {
         "estimated_as_of": str(t), "measured_to": str(as_of),
-        "account": growth_lift(acc_t["whitespace"], acc_t["growth"]),
-        "account_family": growth_lift(cells["whitespace"], cells["growth"]),
-        "customers": growth_lift(*_cols(acc_t[acc_t["status"] == "customer"])),
-        "prospects": growth_lift(*_cols(acc_t[acc_t["status"] == "prospect"])),
+        "account": growth_lift(acc_ws, growth),
+        "account_family": growth_lift(ws.ravel(), (np.nan_to_num(fam_now) - w.current).ravel()),
+        "customers": growth_lift(acc_ws[cust], growth[cust]),
+        "prospects": growth_lift(acc_ws[pros], growth[pros]),
     }
+    if sample is not None:
+        out["sampled_accounts"] = len(sample)
     return out
 
 
-def _cols(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    return df["whitespace"], df["growth"]
+def _by_account(t: pa.Table, ids: pa.Array, value: str) -> np.ndarray:
+    """``value`` of each account in ``ids`` order (0 where the table has none)."""
+    pos = pc.fill_null(pc.index_in(ids, value_set=t["account_id"].combine_chunks()), -1)
+    pos = pos.to_numpy(zero_copy_only=False)
+    v = np.append(pc.cast(t[value], pa.float64()).to_numpy(zero_copy_only=False), 0.0)
+    return np.nan_to_num(v[np.where(pos >= 0, pos, len(v) - 1)])
 
 
 def _truth_tables(source: Any) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
@@ -228,23 +290,40 @@ def _summary(acc: pd.DataFrame, res_info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def stage_backtest(ctx: RunContext) -> dict[str, Any] | None:
+    """The in-run backtest (``potential.backtest``), or ``None`` with a note saying why
+    not.  The stage runs it before its own estimation, so that the backtest's working
+    memory is returned before the stage's large tables are built."""
+    if not ctx.config.potential.backtest:
+        return None
+    ctx.step("potential: backtest")
+    try:
+        out = backtest(ctx.source, ctx.config, ctx.as_of, now=ctx)
+    except WorkspaceError as exc:
+        ctx.note(f"potential backtest skipped: {exc.message}")
+        return None
+    pa.default_memory_pool().release_unused()
+    return out
+
+
 def stage_evaluation(ctx: RunContext, res: PotentialResult, th: Thresholds,
-                     sentence: str) -> dict[str, Any]:
+                     sentence: str, backtest_result: dict[str, Any] | None = None
+                     ) -> dict[str, Any]:
     """What the potential stage stores in the snapshot about itself."""
     cfg = ctx.config.potential
     out: dict[str, Any] = {"headline": sentence, "thresholds": th.as_dict(),
                            "summary": _summary(res.account, res.info)}
     wallet, nxt = _truth_tables(ctx.source)
-    if wallet is not None:
-        out["truth"] = truth_evaluation(res.potential, res.account, wallet, cfg.interval)
-    if nxt is not None:
-        out["truth_next_year"] = next_year_evaluation(res.potential, res.account, nxt)
-    if cfg.backtest:
-        ctx.step("potential: backtest")
-        try:
-            out["backtest"] = backtest(ctx.source, ctx.config, ctx.as_of)
-        except WorkspaceError as exc:
-            ctx.note(f"potential backtest skipped: {exc.message}")
+    if wallet is not None or nxt is not None:
+        cells = res.potential.select(["account_id", "family", "current", "potential", "low",
+                                      "high", "whitespace", "method"]).to_pandas()
+        if wallet is not None:
+            out["truth"] = truth_evaluation(cells, res.account, wallet, cfg.interval)
+        if nxt is not None:
+            out["truth_next_year"] = next_year_evaluation(cells, res.account, nxt)
+        del cells
+    if backtest_result is not None:
+        out["backtest"] = backtest_result
     return json.loads(json.dumps(out, default=str))
 
 

@@ -20,6 +20,7 @@ from growthmap.models.potential._combine import (
     fold_ids,
     mirror_low,
     relevance,
+    split_competitor_cells,
     split_competitors,
     upper_level,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "fold_ids",
     "mirror_low",
     "relevance",
+    "split_competitor_cells",
     "split_competitors",
     "upper_level",
     "vendor_noise",

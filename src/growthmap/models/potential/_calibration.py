@@ -242,10 +242,10 @@ class FamilySum:
         m2 = m1**2 + (b**2 * np.expm1(sd**2)).sum(axis=1)
         if self.correlation > 0:
             bc, sc = b * corr, sd * corr
-            for f in range(pot.shape[1]):  # pairs f != g of correlated cells
-                cross = bc[:, [f]] * bc * np.expm1(self.correlation * sc[:, [f]] * sc)
-                cross[:, f] = 0.0
-                m2 += cross.sum(axis=1)
+            for f in range(pot.shape[1]):  # pairs f != g of correlated cells, each twice
+                for g in range(f + 1, pot.shape[1]):
+                    m2 += 2.0 * bc[:, f] * bc[:, g] * np.expm1(
+                        self.correlation * sc[:, f] * sc[:, g])
         ok = m1 > 0
         var = np.zeros_like(m1)
         var[ok] = np.maximum(np.log(m2[ok] / m1[ok] ** 2), 0.0)

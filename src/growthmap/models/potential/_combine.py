@@ -33,6 +33,7 @@ __all__ = [
     "fold_ids",
     "mirror_low",
     "relevance",
+    "split_competitor_cells",
     "split_competitors",
     "upper_level",
 ]
@@ -84,32 +85,32 @@ def relevance(
     (``vendor``, accounts x families) makes the cell relevant too.  ``always`` / ``never``
     map a family to industries (``"*"`` = all) that override the data, ``never`` last.
     """
-    ind = pd.Series(industry).astype("string").fillna("\x00none").to_numpy()
+    codes, uniq = pd.factorize(pd.Series(industry))  # missing: -1, judged on everyone
+    uniq = np.asarray([str(u) for u in uniq], dtype=object)
     buys = np.asarray(buys, dtype=bool)
-    codes, uniq = pd.factorize(ind)
     n_ind = len(uniq)
-    counts = np.zeros((n_ind, buys.shape[1]), dtype=np.int64)
-    np.add.at(counts, codes, buys.astype(np.int64))
+    counts = np.zeros((n_ind + 1, buys.shape[1]), dtype=np.int64)
+    np.add.at(counts, codes, buys.astype(np.int64))  # code -1 adds to the last row
     rel_ind = counts >= min_buyers
-    none_ix = np.where(uniq == "\x00none")[0]
-    if len(none_ix):
-        rel_ind[none_ix[0]] = buys.sum(axis=0) >= min_buyers
+    rel_ind[n_ind] = buys.sum(axis=0) >= min_buyers
+
+    def named(inds: Sequence[str]) -> np.ndarray:
+        """Which industry codes (rows of rel_ind, 'none' last) the rule names."""
+        if "*" in inds:
+            return np.ones(n_ind + 1, dtype=bool)
+        return np.append(np.isin(uniq, list(inds)), False)
+
     for rules, value in ((always or {}, True), (never or {}, False)):
         for fam, inds in rules.items():
             if fam not in families:
                 continue
-            j = list(families).index(fam)
-            if "*" in inds:
-                rel_ind[:, j] = value
-            else:
-                rel_ind[np.isin(uniq, list(inds)), j] = value
+            rel_ind[named(inds), list(families).index(fam)] = value
     out = rel_ind[codes]
     if vendor is not None:
         out = out | np.asarray(vendor, dtype=bool)
         for fam, inds in (never or {}).items():
             if fam in families:
-                j = list(families).index(fam)
-                out[:, j] &= ~(np.ones(len(ind), bool) if "*" in inds else np.isin(ind, inds))
+                out[:, list(families).index(fam)] &= ~named(inds)[codes]
     return out
 
 
@@ -132,7 +133,7 @@ def combine(
     """
     if rule not in COMBINE_RULES:
         raise ValueError(f"unknown combination rule {rule!r}; use one of {COMBINE_RULES}")
-    low, pot, high = (np.asarray(a, dtype=float).copy() for a in model)
+    low, pot, high = (np.asarray(a, dtype=float) for a in model)  # never written in place
     used = np.zeros(pot.shape, dtype=bool)
     if external is not None and rule != "model":
         e_low, e_pot, e_high = (np.asarray(a, dtype=float) for a in external)
@@ -151,39 +152,72 @@ def combine(
         rel = np.asarray(relevant, dtype=bool)
         pot, low, high = (np.where(rel, a, 0.0) for a in (pot, low, high))
         used = used & rel
-    pot, low, high = (np.nan_to_num(a * cap, nan=0.0) for a in (pot, low, high))
+    pot, low, high = (np.nan_to_num(a * cap if cap != 1.0 else a, nan=0.0)
+                      for a in (pot, low, high))
     cur = np.maximum(np.nan_to_num(np.asarray(current, dtype=float)), 0.0)
     return np.maximum(low, cur), np.maximum(pot, cur), np.maximum(high, cur), used
+
+
+def split_competitor_cells(
+    cell: np.ndarray, competitor: np.ndarray, share: np.ndarray, potential: np.ndarray,
+    whitespace: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split whitespace into open and competitor-held parts, on cell positions.
+
+    ``cell`` is each competitor row's position in the flat ``potential`` /
+    ``whitespace`` arrays (-1: no such cell), ``competitor`` its competitor code (codes
+    in the order the per-competitor rows should come out), ``share`` the competitor's
+    share of the account's wallet.  A competitor holds ``share x potential``; when the
+    competitors together hold more than the whitespace (shares are estimates and need
+    not add up), their holdings are scaled down in proportion so that held + open =
+    whitespace.  Rows naming the same cell and competitor add up.
+
+    Returns (cell, competitor, held) of the per-competitor rows, sorted by cell then
+    competitor, and the competitor-held whitespace of every cell.
+    """
+    cell = np.asarray(cell, dtype=np.int64)
+    competitor = np.asarray(competitor, dtype=np.int64)
+    share = np.nan_to_num(np.clip(np.asarray(share, dtype=float), 0.0, 1.0), nan=0.0)
+    ok = (cell >= 0) & (competitor >= 0)
+    cell, competitor, share = cell[ok], competitor[ok], share[ok]
+    n_comp = int(competitor.max()) + 1 if len(competitor) else 1
+    pair, inverse = np.unique(cell * n_comp + competitor, return_inverse=True)
+    share = np.bincount(inverse, weights=share, minlength=len(pair))
+    cell, competitor = pair // n_comp, pair % n_comp
+    held = share * potential[cell]
+    cells, start = np.unique(cell, return_index=True)
+    tot = np.add.reduceat(held, start) if len(held) else np.zeros(0)
+    ws = whitespace[cells]
+    scale = np.where(tot > ws, ws / np.where(tot > 0, tot, 1.0), 1.0)
+    held = held * np.repeat(scale, np.diff(np.append(start, len(held))))
+    held_cell = np.zeros(len(whitespace))
+    held_cell[cells] = np.add.reduceat(held, start) if len(held) else 0.0
+    return cell, competitor, held, held_cell
 
 
 def split_competitors(
     potential: pd.DataFrame, competitors: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split whitespace into open and competitor-held parts.
+    """:func:`split_competitor_cells` on frames keyed by account_id and family.
 
     ``potential`` has account_id, family, potential (the wallet we could win),
     whitespace; ``competitors`` has account_id, family, competitor, share (of the
-    account's wallet).  A competitor holds ``share x potential``; when the competitors
-    together hold more than the whitespace (shares are estimates and need not add up),
-    their holdings are scaled down in proportion so that held + open = whitespace.
-
-    Returns (per-competitor rows: account_id, family, competitor, held; per cell:
-    account_id, family, whitespace_competitor, whitespace_open).
+    account's wallet).  Returns (per-competitor rows: account_id, family, competitor,
+    held; per cell: account_id, family, whitespace_competitor, whitespace_open).
     """
-    comp = competitors[["account_id", "family", "competitor", "share"]].copy()
-    comp["share"] = pd.to_numeric(comp["share"], errors="coerce").clip(0, 1).fillna(0.0)
-    comp = comp.groupby(["account_id", "family", "competitor"], as_index=False)["share"].sum()
-    cells = potential[["account_id", "family", "potential", "whitespace"]]
-    m = comp.merge(cells, on=["account_id", "family"], how="inner")
-    m["held"] = m["share"] * m["potential"]
-    tot = m.groupby(["account_id", "family"])["held"].transform("sum")
-    scale = np.where(tot > m["whitespace"], m["whitespace"] / tot.where(tot > 0, 1.0), 1.0)
-    m["held"] = m["held"] * scale
-    per = m[["account_id", "family", "competitor", "held"]].sort_values(
-        ["account_id", "family", "competitor"], ignore_index=True)
-    agg = m.groupby(["account_id", "family"], as_index=False)["held"].sum()
-    out = cells[["account_id", "family", "whitespace"]].merge(
-        agg, on=["account_id", "family"], how="left")
-    out["whitespace_competitor"] = out["held"].fillna(0.0)
-    out["whitespace_open"] = (out["whitespace"] - out["whitespace_competitor"]).clip(lower=0.0)
-    return per, out[["account_id", "family", "whitespace_competitor", "whitespace_open"]]
+    keys = pd.MultiIndex.from_frame(potential[["account_id", "family"]].astype(object))
+    cell = keys.get_indexer(pd.MultiIndex.from_frame(
+        competitors[["account_id", "family"]].astype(object)))
+    comp_codes, names = pd.factorize(competitors["competitor"].astype(object), sort=True)
+    share = pd.to_numeric(competitors["share"], errors="coerce").to_numpy(dtype=float)
+    ws = potential["whitespace"].to_numpy(dtype=float)
+    c, k, held, held_cell = split_competitor_cells(
+        cell, comp_codes, share, potential["potential"].to_numpy(dtype=float), ws)
+    per = pd.DataFrame({"account_id": potential["account_id"].to_numpy()[c],
+                        "family": potential["family"].to_numpy()[c],
+                        "competitor": np.asarray(names, dtype=object)[k], "held": held})
+    per = per.sort_values(["account_id", "family", "competitor"], ignore_index=True)
+    out = potential[["account_id", "family"]].copy()
+    out["whitespace_competitor"] = held_cell
+    out["whitespace_open"] = np.maximum(ws - held_cell, 0.0)
+    return per, out

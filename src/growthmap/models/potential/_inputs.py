@@ -18,7 +18,8 @@ from sklearn.utils import check_array, column_or_1d
 
 from growthmap.errors import NotFittedError
 
-__all__ = ["EstimatorNotFitted", "check_X", "check_fitted", "check_y"]
+__all__ = ["EstimatorNotFitted", "categories_of", "check_X", "check_fitted", "check_y",
+           "codes_of"]
 
 
 class EstimatorNotFitted(NotFittedError, _SkNotFittedError):
@@ -77,3 +78,31 @@ def check_y(y: Any) -> np.ndarray:
     y = check_array(y, ensure_2d=False, dtype="numeric", ensure_all_finite=True,
                     input_name="y")
     return column_or_1d(y, warn=True).astype(float)
+
+
+def _factorized(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """(code per row, -1 when missing; the text of each code).
+
+    Values are read as text (``1`` and ``"1"`` alike); a column of a million rows is
+    factorised once and only its few distinct values are turned into text.
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy().astype(np.int64), [str(c) for c in col.cat.categories]
+    codes, uniq = pd.factorize(col, use_na_sentinel=True)
+    return codes.astype(np.int64), [str(v) for v in uniq]
+
+
+def categories_of(col: pd.Series) -> list[str]:
+    """The sorted text of the values present in ``col`` (a categorical's unused
+    categories do not count, so the result does not depend on the column's dtype)."""
+    codes, text = _factorized(col)
+    present = np.bincount(codes[codes >= 0], minlength=len(text)) > 0
+    return sorted({t for t, p in zip(text, present, strict=True) if p})
+
+
+def codes_of(col: pd.Series, categories: list[str]) -> np.ndarray:
+    """Position of each value's text in ``categories``; -1 where missing or unseen."""
+    codes, text = _factorized(col)
+    lookup = pd.Index(categories, dtype=object).get_indexer(pd.Index(text, dtype=object))
+    lookup = np.append(lookup, -1)  # code -1 (missing) reads the last slot
+    return lookup[codes]

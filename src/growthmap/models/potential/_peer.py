@@ -10,6 +10,12 @@ recorded, so a rep can see whom the account was compared with.
 The estimator follows the scikit-learn contract: ``fit(X, y)`` with ``X`` a DataFrame (or
 array; columns then named by position) and ``y`` the spend per row; rows with no spend
 are not buyers and set no benchmark but are still estimated.
+
+Groups are integer keys (the codes of the group columns and the size band, mixed into
+one number), and quantiles are read off one sort per level: at a million accounts and
+six families a group-by on text keys, and a text label per row, would cost more than
+all the rest of the method.  The peer group comes back as a categorical column, one
+label per group.
 """
 
 from __future__ import annotations
@@ -22,7 +28,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from growthmap.models.potential._combine import mirror_low, upper_level
-from growthmap.models.potential._inputs import check_fitted, check_X, check_y
+from growthmap.models.potential._inputs import (
+    categories_of,
+    check_fitted,
+    check_X,
+    check_y,
+    codes_of,
+)
 
 __all__ = ["PeerPotential"]
 
@@ -39,6 +51,33 @@ def _round2(x: float) -> float:
 
 def _fmt(x: float) -> str:
     return f"{x:,.0f}" if x >= 10 else f"{x:g}"
+
+
+def _group_quantiles(key: np.ndarray, value: np.ndarray, by_value: np.ndarray,
+                     qs: Sequence[float]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Per distinct ``key`` >= 0: (keys, counts, [quantile q of ``value`` for q in qs]).
+
+    Linear interpolation between order statistics, as ``numpy.quantile`` and pandas
+    compute it.  ``by_value`` is the (stable) order of ``value``, shared by every level:
+    a stable sort by the level's key then orders each group by value, and small keys
+    sort in linear time (radix sort of 16-bit integers).
+    """
+    k = key[by_value] + 1  # missing (-1) becomes 0, the first group, left out below
+    small = k.max(initial=0) < 2**16
+    order = by_value[np.argsort(k.astype(np.uint16) if small else k, kind="stable")]
+    k, v = key[order], value[order]
+    keys, start, counts = np.unique(k, return_index=True, return_counts=True)
+    if len(keys) and keys[0] < 0:
+        keys, start, counts = keys[1:], start[1:], counts[1:]
+    out = []
+    for q in qs:
+        pos = q * (counts - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, counts - 1)
+        frac = pos - lo
+        a, b = v[start + lo], v[start + hi]
+        out.append(a + (b - a) * frac)
+    return keys, counts, out
 
 
 class PeerPotential(RegressorMixin, BaseEstimator):
@@ -77,37 +116,62 @@ class PeerPotential(RegressorMixin, BaseEstimator):
         self.size_label = size_label
 
     # -- helpers ---------------------------------------------------------------------
-    def _frame(self, X: Any, *, reset: bool = False) -> pd.DataFrame:
-        """Size, band and group keys of ``X`` as a frame with canonical column names."""
+    def _key_columns(self) -> list[Any]:
+        return [*self.groups] + ([self.split] if self.split is not None else [])
+
+    def _frame(self, X: Any, *, reset: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Size, and the codes of the group (and split) columns: -1 = missing/unseen."""
         df = check_X(self, X, reset=reset)
-        cols = [self.size, *self.groups] + ([self.split] if self.split is not None else [])
-        missing = [c for c in cols if c not in df.columns]
+        keys = self._key_columns()
+        missing = [c for c in [self.size, *keys] if c not in df.columns]
         if missing:
             raise ValueError(f"X lacks the column(s) {missing} the peer method needs")
         size = pd.to_numeric(pd.Series(df[self.size].to_numpy()), errors="coerce")
-        out = pd.DataFrame({"_size": size.to_numpy(dtype=float)})
-        for i, g in enumerate(self.groups):
-            out[f"_g{i}"] = pd.Series(df[g].to_numpy()).astype("string").to_numpy()
-        if self.split is not None:
-            out["_split"] = pd.Series(df[self.split].to_numpy()).astype("string").to_numpy()
-        return out
+        if reset:
+            self.key_categories_ = [categories_of(df[c]) for c in keys]
+        codes = [codes_of(df[c], cats)
+                 for c, cats in zip(keys, self.key_categories_, strict=True)]
+        return size.to_numpy(dtype=float), codes
 
     def _bands(self, size: np.ndarray) -> np.ndarray:
-        band = np.searchsorted(self.band_edges_, size, side="right").astype(float)
-        band[~(np.isfinite(size) & (size > 0))] = np.nan
+        band = np.searchsorted(self.band_edges_, size, side="right").astype(np.int64)
+        band[~(np.isfinite(size) & (size > 0))] = -1
         return band
 
-    def _levels(self) -> list[list[str]]:
-        g = [f"_g{i}" for i in range(len(self.groups))]
-        levels = [g + [_BAND] + (["_split"] if self.split is not None else []),
-                  [*g, _BAND], g, [_BAND], []]
-        seen: list[list[str]] = []
+    def _levels(self) -> list[list[int]]:
+        """Each level as positions in the key columns (groups, then the band, then the
+        split), finest first."""
+        g = list(range(len(self.groups)))
+        b = len(self.groups)
+        levels = [g + [b] + ([b + 1] if self.split is not None else []), [*g, b], g, [b], []]
+        seen: list[list[int]] = []
         for lv in levels:
             if lv not in seen:
                 seen.append(lv)
         return seen
 
-    def _band_label(self, b: float) -> str:
+    def _columns(self, codes: list[np.ndarray], band: np.ndarray) -> list[np.ndarray]:
+        """Key columns in level positions: groups, band, split."""
+        g = len(self.groups)
+        return [*codes[:g], band, *codes[g:]]
+
+    def _radix(self) -> list[int]:
+        """Number of values of each key column (categories, bands)."""
+        n = [len(c) for c in self.key_categories_]
+        g = len(self.groups)
+        return [*n[:g], len(self.band_edges_) + 1, *n[g:]]
+
+    def _key(self, cols: list[np.ndarray], lv: list[int], n: int) -> np.ndarray:
+        """One int64 key per row for level ``lv``; -1 where a key column is missing."""
+        key = np.zeros(n, dtype=np.int64)
+        ok = np.ones(n, dtype=bool)
+        radix = self._radix()
+        for c in lv:
+            key = key * radix[c] + np.maximum(cols[c], 0)
+            ok &= cols[c] >= 0
+        return np.where(ok, key, -1)
+
+    def _band_label(self, b: int) -> str:
         e = self.band_edges_
         k = int(b)
         if len(e) == 0:
@@ -118,6 +182,24 @@ class PeerPotential(RegressorMixin, BaseEstimator):
             return f"{_fmt(e[-1])}+ {self.size_label}"
         return f"{_fmt(e[k - 1])}-{_fmt(e[k])} {self.size_label}"
 
+    def _label(self, lv: list[int], key: int) -> str:
+        """The readable name of group ``key`` of level ``lv``: its parts joined by x."""
+        if not lv:
+            return "all buyers"
+        radix = self._radix()
+        parts = []
+        for c in reversed(lv):
+            key, code = divmod(key, radix[c])
+            parts.append(self._part(c, code))
+        return " x ".join(reversed(parts))
+
+    def _part(self, c: int, code: int) -> str:
+        g = len(self.groups)
+        if c == g:
+            return self._band_label(code)
+        cats = self.key_categories_[c if c < g else c - 1]
+        return cats[code]
+
     # -- fit / predict -----------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> PeerPotential:
         """Learn the spend-intensity quantiles of every peer group from the buyers."""
@@ -126,10 +208,9 @@ class PeerPotential(RegressorMixin, BaseEstimator):
         if not 0 < self.interval < 1:
             raise ValueError(f"interval must lie in (0, 1), got {self.interval}")
         y_arr = check_y(y)
-        df = self._frame(X, reset=True)
-        if len(y_arr) != len(df):
-            raise ValueError(f"X has {len(df)} rows but y has {len(y_arr)}")
-        size = df["_size"].to_numpy()
+        size, codes = self._frame(X, reset=True)
+        if len(y_arr) != len(size):
+            raise ValueError(f"X has {len(size)} rows but y has {len(y_arr)}")
         ok = np.isfinite(size) & (size > 0)
         if self.size_band_edges is not None:
             edges = np.asarray(self.size_band_edges, dtype=float)
@@ -138,26 +219,26 @@ class PeerPotential(RegressorMixin, BaseEstimator):
         else:
             edges = np.array([], dtype=float)
         self.band_edges_ = edges
-        df[_BAND] = self._bands(size)
         q, hi = self.quantile, upper_level(self.quantile, self.interval)
         buyer = y_arr > 0
         sized = buyer & ok
-        b = df[sized].assign(_int=y_arr[sized] / size[sized], _sz=size[sized])
+        cols = [c[sized] for c in self._columns(codes, self._bands(size))]
+        intensity, sz = y_arr[sized] / size[sized], size[sized]
+        by_int = np.argsort(intensity, kind="stable")
+        by_size = np.argsort(sz, kind="stable")
         self.levels_ = self._levels()
         self.tables_: list[pd.DataFrame] = []
         for lv in self.levels_:
-            if lv:
-                g = b.groupby(lv, dropna=True, observed=True)
-                t = pd.DataFrame({"n": g.size(), "q": g["_int"].quantile(q),
-                                  "hi": g["_int"].quantile(hi), "size_med": g["_sz"].median()})
-                t = t[t["n"] >= self.min_group_size].reset_index()
-            else:
-                t = pd.DataFrame({
-                    "n": [len(b)],
-                    "q": [b["_int"].quantile(q) if len(b) else 0.0],
-                    "hi": [b["_int"].quantile(hi) if len(b) else 0.0],
-                    "size_med": [b["_sz"].median() if len(b) else np.nan]})
-            self.tables_.append(t)
+            key = self._key(cols, lv, len(sz))
+            keys, n, (qv, hv) = _group_quantiles(key, intensity, by_int, (q, hi))
+            _, _, (med,) = _group_quantiles(key, sz, by_size, (0.5,))
+            if not lv and not len(keys):  # no buyers at all: everyone's wallet is zero
+                keys, n, qv, hv, med = (np.zeros(1, np.int64), np.zeros(1, np.int64),
+                                        np.zeros(1), np.zeros(1), np.full(1, np.nan))
+            keep = n >= (self.min_group_size if lv else 0)
+            self.tables_.append(pd.DataFrame({
+                "key": keys[keep], "n": n[keep], "q": qv[keep], "hi": hv[keep],
+                "size_med": med[keep]}))
         spend = y_arr[buyer]
         self.spend_q_ = float(np.quantile(spend, q)) if len(spend) else 0.0
         self.spend_hi_ = float(np.quantile(spend, hi)) if len(spend) else 0.0
@@ -168,32 +249,31 @@ class PeerPotential(RegressorMixin, BaseEstimator):
         check_fitted(self, "tables_")
 
     def estimate(self, X: Any) -> pd.DataFrame:
-        """Per row: potential, low, high, peer_group, level (0 = finest), low_confidence,
-        and the two drivers: size vs the group's median and the group's intensity vs all."""
+        """Per row: potential, low, high, peer_group (categorical), level (0 = finest),
+        low_confidence, and the two drivers: size vs the group's median and the group's
+        intensity vs all."""
         self._check()
-        df = self._frame(X)
-        size = df["_size"].to_numpy()
-        df[_BAND] = self._bands(size)
-        n = len(df)
+        size, codes = self._frame(X)
+        n = len(size)
+        cols = self._columns(codes, self._bands(size))
         q_int = np.full(n, np.nan)
         hi_int = np.full(n, np.nan)
         size_med = np.full(n, np.nan)
         level = np.full(n, -1, dtype=np.int64)
+        group = np.full(n, -1, dtype=np.int64)  # row of the level's table
         for k, (lv, t) in enumerate(zip(self.levels_, self.tables_, strict=True)):
-            todo = level < 0
-            if not todo.any() or t.empty:
+            todo = np.flatnonzero(level < 0)
+            if not len(todo) or t.empty:
                 continue
-            if lv:
-                m = df.loc[todo, lv].merge(t, on=lv, how="left")
-                qv, hv, sm = m["q"].to_numpy(), m["hi"].to_numpy(), m["size_med"].to_numpy()
-            else:
-                qv = np.full(todo.sum(), t["q"].iloc[0])
-                hv = np.full(todo.sum(), t["hi"].iloc[0])
-                sm = np.full(todo.sum(), t["size_med"].iloc[0])
-            found = np.isfinite(qv)
-            idx = np.flatnonzero(todo)[found]
-            q_int[idx], hi_int[idx], size_med[idx] = qv[found], hv[found], sm[found]
-            level[idx] = k
+            key = self._key([c[todo] for c in cols], lv, len(todo))
+            keys = t["key"].to_numpy()
+            pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+            found = (key >= 0) & (keys[pos] == key)
+            idx, pos = todo[found], pos[found]
+            q_int[idx] = t["q"].to_numpy()[pos]
+            hi_int[idx] = t["hi"].to_numpy()[pos]
+            size_med[idx] = t["size_med"].to_numpy()[pos]
+            level[idx], group[idx] = k, pos
         has_size = np.isfinite(size) & (size > 0)
         pot = np.where(has_size, q_int * size, self.spend_q_)
         high = np.where(has_size, hi_int * size, self.spend_hi_)
@@ -201,42 +281,36 @@ class PeerPotential(RegressorMixin, BaseEstimator):
         high = np.nan_to_num(high, nan=self.spend_hi_)
         coarsest = len(self.levels_)  # the no-size fallback
         level = np.where(has_size & (level >= 0), level, coarsest)
-        labels = self._labels(df, level)
         g_all = self.tables_[-1]["q"].iloc[0] if not self.tables_[-1].empty else np.nan
         with np.errstate(divide="ignore", invalid="ignore"):
             size_ratio = np.where(has_size, size / size_med, np.nan)
             group_ratio = np.where(has_size, q_int / g_all, np.nan)
         return pd.DataFrame({
             "potential": pot, "low": mirror_low(pot, high), "high": np.maximum(high, pot),
-            "peer_group": labels, "level": level,
+            "peer_group": self._labels(level, group), "level": level,
             "low_confidence": level >= len(self.levels_) - 1,
             "size_ratio": size_ratio, "group_ratio": group_ratio,
         })
 
-    def _labels(self, df: pd.DataFrame, level: np.ndarray) -> np.ndarray:
-        labels = np.empty(len(df), dtype=object)
-        for k, lv in enumerate(self.levels_):
-            sel = level == k
-            if not sel.any():
+    def _labels(self, level: np.ndarray, group: np.ndarray) -> pd.Categorical:
+        """The peer group of each row as a categorical: one label per group used."""
+        offsets = np.cumsum([0] + [len(t) for t in self.tables_])
+        code = np.where(level < len(self.levels_),
+                        offsets[np.minimum(level, len(self.levels_) - 1)] + group,
+                        offsets[-1])
+        used = np.unique(code)
+        labels = []
+        for c in used:
+            if c == offsets[-1]:
+                labels.append(f"all buyers (no {self.size_label})")
                 continue
-            if not lv:
-                labels[sel] = "all buyers"
-                continue
-            parts = []
-            for c in lv:
-                col = df.loc[sel, c]
-                if c == _BAND:
-                    codes = pd.Series(col.to_numpy(dtype=float))
-                    names = {b: self._band_label(b) for b in codes.unique()}
-                    parts.append(codes.map(names).astype(object))
-                else:
-                    parts.append(col.astype(object).reset_index(drop=True))
-            lab = parts[0].astype(str)
-            for p in parts[1:]:
-                lab = lab + " x " + p.astype(str)
-            labels[sel] = lab.to_numpy()
-        labels[level >= len(self.levels_)] = f"all buyers (no {self.size_label})"
-        return labels
+            k = int(np.searchsorted(offsets, c, side="right") - 1)
+            key = int(self.tables_[k]["key"].iloc[int(c - offsets[k])])
+            labels.append(self._label(self.levels_[k], key))
+        # two groups could read alike (an industry named like a size band): one category
+        cat_codes, cats = pd.factorize(pd.Index(labels, dtype=object))
+        return pd.Categorical.from_codes(cat_codes[np.searchsorted(used, code)],
+                                         categories=pd.Index(cats, dtype=object))
 
     def predict(self, X: Any) -> np.ndarray:
         """The potential of each row."""
