@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from growthmap.config import Config
@@ -197,3 +199,68 @@ def test_demo_world_current_value_matches_pandas(tmp_path):
     np.testing.assert_allclose(afv.revenue_t12m.reindex(fam.index), fam, rtol=1e-9)
     cust = set(win[win.amount > 0].account_id)
     assert set(got.index[got.is_customer]) == cust
+
+
+def _assert_same(name: str, got: pa.Table, want: pa.Table) -> None:
+    """Same columns, rows and types; floats equal to 1e-12 relative, the rest exactly."""
+    assert got.column_names == want.column_names, name
+    assert got.num_rows == want.num_rows, name
+    for c in want.column_names:
+        a, b = got[c], want[c]
+        if pa.types.is_floating(b.type):
+            np.testing.assert_allclose(a.to_numpy(), b.cast(a.type).to_numpy(), rtol=1e-12,
+                                       atol=1e-12, err_msg=f"{name}.{c}")
+        else:
+            assert a.to_pylist() == b.cast(a.type).to_pylist(), f"{name}.{c}"
+
+
+@pytest.mark.parametrize("settings", [
+    {},
+    {"measure": "gross_margin", "tier_method": "absolute", "tier_bands": [5000, 2000, 500],
+     "rollup_parents": True, "group_by": ["industry", "region", "employees"]},
+])
+def test_stage_figures_equal_the_portable_ibis_definitions(tmp_path, settings):
+    """The stage computes account value, tiers, concentration and Pareto in Arrow from
+    the account x family table; the Ibis functions define the same figures."""
+    from growthmap.value import (
+        account_family_value,
+        account_value,
+        assign_tiers,
+        concentration,
+        family_lines,
+        pareto_points,
+    )
+
+    acc, tx, prod = _world(seed=4, n=150)
+    acc["parent_id"] = None
+    acc.loc[acc.account_id.isin(["A001", "A002", "A010"]), "parent_id"] = "A000"
+    if not settings:  # a product the products table lacks: counted without the bit mask
+        tx.loc[tx.index[:40], "product_id"] = "p9"
+    ws = _workspace(tmp_path, acc, tx, prod)
+    cfg = Config.from_dict({"value": settings})
+    out = run(ws, cfg, as_of=AS_OF, only=["value"], write=False).outputs
+    v = cfg.value
+    b = ws.ibis
+    lines = family_lines(ws.table("transactions"), ws.table("products"), AS_OF)
+    afv = b.to_pyarrow(account_family_value(lines, AS_OF, v.lookback_months))
+    _assert_same("account_family_value", out["account_family_value"], afv)
+    av = account_value(ws.table("accounts"), ibis.memtable(afv), AS_OF, v.measure)
+    kw = dict(method=v.tier_method, shares=v.tier_cumulative_shares, bands=v.tier_bands)
+    if v.rollup_parents:
+        top = ultimate_parents(acc).rename("group_account_id").reset_index()
+        av = av.inner_join(ibis.memtable(top), "account_id")
+        groups = assign_tiers(av.group_by("group_account_id").aggregate(
+            group_value=av.value.sum()), "group_value", key="group_account_id", **kw)
+        groups = groups.select(_gid="group_account_id", _gtier="value_tier",
+                               group_value="group_value")
+        av = assign_tiers(av, "value", **kw).drop("value_tier")
+        av = av.inner_join(groups, av.group_account_id == groups._gid)
+        av = av.mutate(value_tier=av._gtier).drop("_gid", "_gtier")
+    else:
+        av = assign_tiers(av, "value", **kw).mutate(group_account_id=av.account_id)
+    av = b.to_pyarrow(av.order_by("account_id"))
+    _assert_same("account_value", out["account_value"], av)
+    dims = [d for d in v.group_by if d in av.column_names]
+    _assert_same("concentration", out["concentration"],
+                 b.to_pyarrow(concentration(ibis.memtable(av), dims)))
+    _assert_same("pareto", out["pareto"], b.to_pyarrow(pareto_points(ibis.memtable(av))))
