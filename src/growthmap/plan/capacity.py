@@ -53,6 +53,16 @@ def _group_col(frame: pd.DataFrame, by: str) -> pd.Series:
     return frame[col].astype("string").fillna(NONE_KEY)
 
 
+def _modal_group(rep: pd.Series, group: pd.Series) -> pd.Series:
+    """Each rep's most common group among its accounts; a tie goes to the first group in
+    sorted order (as ``Series.mode`` sorts).  Counted with one grouped count, not a
+    Python mode per rep (thousands of reps, a million accounts)."""
+    df = pd.DataFrame({"rep": rep, "g": group}).dropna()
+    n = df.groupby(["rep", "g"], sort=False, observed=True).size().reset_index(name="n")
+    n = n.sort_values(["rep", "n", "g"], ascending=[True, False, True], kind="stable")
+    return n.drop_duplicates("rep").set_index("rep")["g"]
+
+
 def rep_capacity(src: PlanSource, config: PlanConfig, by: str) -> pd.DataFrame:
     """One row per selling rep: group, role, productive hours and loaded cost (and source).
 
@@ -62,8 +72,7 @@ def rep_capacity(src: PlanSource, config: PlanConfig, by: str) -> pd.DataFrame:
     """
     frame = src.frame()
     groups = _group_col(frame, by)
-    modal = (pd.DataFrame({"rep": frame.owner_rep_id, "g": groups}).dropna()
-             .groupby("rep").g.agg(lambda s: s.mode().iloc[0]))
+    modal = _modal_group(frame.owner_rep_id, groups)
     reps = src.input_frame("reps")
     if reps is None:
         src.note("plan: no reps table, so heads today are the distinct account owners and "
@@ -98,7 +107,7 @@ def rep_capacity(src: PlanSource, config: PlanConfig, by: str) -> pd.DataFrame:
     out["loaded_cost"] = out.loaded_cost.fillna(config.loaded_cost)
     if reps is not None and "manager_id" in reps:
         managers = set(reps.manager_id.dropna().astype(str))
-        owners = set(frame.owner_rep_id.dropna().astype(str))
+        owners = set(frame.owner_rep_id.dropna().unique().astype(str))
         desk = out.rep_id.isin(managers) & ~out.rep_id.isin(owners)
         if desk.any():
             src.note(f"plan: {int(desk.sum())} managers own no accounts and are not counted "
@@ -120,7 +129,7 @@ def _segments_frame(src: PlanSource) -> pd.DataFrame:
 
 def _headcount_rows(level: str, hours: pd.DataFrame, reps: pd.DataFrame, current: pd.Series,
                     key_col: str, config: PlanConfig) -> pd.DataFrame:
-    keys = sorted(set(hours[key_col].dropna()) | set(reps[key_col].dropna()))
+    keys = sorted(set(hours[key_col].dropna().unique()) | set(reps[key_col].dropna().unique()))
     h = hours.groupby(key_col).agg(accounts=("account_id", "count"),
                                    hours_required=("workload_hours", "sum"))
     r = reps.groupby(key_col).agg(heads_today=("rep_id", "count"),
@@ -155,7 +164,13 @@ def capacity_plan(src: PlanSource, config: PlanConfig, by: str | None = None) ->
     if by not in ("territory", "region"):
         raise ConfigError(f"capacity is computed by territory or region, not {by!r}",
                           hint="use --by territory or --by region")
-    frame = _segments_frame(src).copy()
+    key = f"capacity:{by}"
+    cached = src._cache.get(key)
+    if cached is not None and cached[0] is config:  # compare_scenarios asks again
+        return cached[1]
+    frame = _segments_frame(src)
+    frame = frame[["account_id", "territory_id", "region", "current", "care_model",
+                   "coverage_role", "touches_per_year", "workload_hours"]].copy()
     frame["group"] = _group_col(frame, by)
     frame["workload_hours"] = frame.workload_hours.fillna(0.0)
     frame["touches"] = frame.touches_per_year.fillna(0.0)
@@ -184,7 +199,9 @@ def capacity_plan(src: PlanSource, config: PlanConfig, by: str | None = None) ->
     parts.append(_headcount_rows("total", tot_f, tot_r,
                                  pd.Series({"all": frame.current.sum()}), "all", config))
     headcount = pd.concat(parts, ignore_index=True)
-    return CapacityPlan(by_segment=by_segment, headcount=headcount, by=by)
+    plan = CapacityPlan(by_segment=by_segment, headcount=headcount, by=by)
+    src._cache[key] = (config, plan)
+    return plan
 
 
 def _scenario_rows(name: str, sc: ScenarioConfig, base: pd.DataFrame,

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
-from growthmap.errors import ConfigError, WorkspaceError
+from growthmap.errors import ConfigError
+from growthmap.plan._frame import planning_table
 
 if TYPE_CHECKING:
     from growthmap.pipeline import RunContext
@@ -57,27 +59,6 @@ SEGMENT_COUNTS: dict[str, tuple[str, str]] = {
     **{f"value_tier_{t.lower()}": ("value_tier", t) for t in ("A", "B", "C", "D")},
 }
 
-_ACCOUNT = {"name": "string", "owner_rep_id": "string", "territory_id": "string",
-            "region": "string", "industry": "string", "lat": "float64", "lon": "float64",
-            "status": "string", "is_customer": "boolean", "value_tier": "string",
-            "value": "float64"}
-_POTENTIAL = {"current": "float64", "potential": "float64", "whitespace": "float64",
-              "share_of_wallet": "float64", "road": "string", "matrix_cell": "string",
-              "value_band": "string", "potential_band": "string"}
-_SEGMENTS = {"tier": "string", "care_model": "string", "coverage_role": "string",
-             "touches_per_year": "float64", "hours_per_touch": "float64",
-             "next_best_offer": "string", "nbo_score": "float64", "reasons": "string",
-             "risk_readiness": "string"}
-#: output name -> (columns taken, what is lost without it)
-_OPTIONAL = {
-    "potential_account": (_POTENTIAL, "potential, whitespace, share of wallet and ROAD"),
-    "propensity": ({"ptb": "float64"}, "propensity to buy and expected opportunity"),
-    "icp": ({"icp_fit": "float64"}, "ICP fit"),
-    "risk": ({"risk": "float64"}, "risk"),
-    "segments": (_SEGMENTS, "tiers, care models, workload hours and next best offers"),
-}
-
-
 @dataclass
 class PlanSource:
     """Where planning reads from: a run in progress or a snapshot in a workspace.
@@ -97,6 +78,12 @@ class PlanSource:
     snapshot_id: int | None = None
     _sink: Callable[[str], None] | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
+    #: outputs as Arrow tables without a query (a run in progress holds them in memory)
+    arrow_output: Callable[[str], pa.Table | None] | None = None
+    #: runs an expression into Arrow (else through ``execute``)
+    to_arrow: Callable[[ir.Table], pa.Table] | None = None
+    #: frame columns left out: the plan stage never reads the reasons text
+    skip: tuple[str, ...] = ()
 
     @classmethod
     def from_context(cls, ctx: RunContext) -> PlanSource:
@@ -109,7 +96,8 @@ class PlanSource:
         # ctx.arrow, not ctx.table: memtables are built here so no name is needed
         return cls(as_of=ctx.as_of,
                    output=lambda n: ibis.memtable(ctx.arrow(n)) if ctx.has(n) else None,
-                   input=ctx.input, execute=execute, _sink=ctx.note)
+                   input=ctx.input, execute=execute, _sink=ctx.note,
+                   arrow_output=lambda n: ctx.arrow(n) if ctx.has(n) else None)
 
     @classmethod
     def from_workspace(cls, ws: Workspace, snapshot: int | str | None = "latest") -> PlanSource:
@@ -119,7 +107,7 @@ class PlanSource:
         return cls(as_of=as_of,
                    output=lambda n: ws.output(n, sid) if ws.has_output(n, sid) else None,
                    input=ws.maybe_table, execute=ws.ibis.to_pandas, workspace=ws,
-                   snapshot_id=sid)
+                   snapshot_id=sid, to_arrow=ws.ibis.to_pyarrow)
 
     def note(self, message: str) -> None:
         """Record something skipped or assumed, once."""
@@ -144,65 +132,52 @@ class PlanSource:
             self._cache[key] = None if t is None else self.execute(t)
         return self._cache[key]
 
+    def output_arrow(self, name: str, columns: list[str]) -> pa.Table | None:
+        """Those of ``columns`` an earlier output has, as Arrow; ``None`` when absent."""
+        if self.arrow_output is not None:
+            t = self.arrow_output(name)
+            return None if t is None else t.select([c for c in columns if c in t.column_names])
+        expr = self.output(name)
+        if expr is None:
+            return None
+        expr = expr.select([c for c in columns if c in expr.columns])
+        if self.to_arrow is not None:
+            return self.to_arrow(expr)
+        return pa.Table.from_pandas(self.execute(expr), preserve_index=False)
+
+    def input_arrow(self, name: str, columns: list[str]) -> pa.Table | None:
+        """Those of ``columns`` a (small) input table has, as Arrow; ``None`` when absent."""
+        df = self.input_frame(name)
+        if df is None:
+            return None
+        return pa.Table.from_pandas(df[[c for c in columns if c in df.columns]],
+                                    preserve_index=False)
+
+    def table(self) -> pa.Table:
+        """The planning frame (one row per account) as Arrow, computed once."""
+        if "table" not in self._cache:
+            self._cache["table"] = planning_table(self, lambda c: c not in self.skip)
+        return self._cache["table"]
+
     def frame(self) -> pd.DataFrame:
         """The planning frame (one row per account) as pandas, computed once."""
         if "frame" not in self._cache:
-            self._cache["frame"] = self.execute(planning_frame(self))
+            self._cache["frame"] = self.table().to_pandas()
         return self._cache["frame"]
 
 
-def _pick(t: ir.Table, cols: dict[str, str]) -> dict[str, ir.Value]:
-    """The wanted columns cast to their type, null where the table lacks one."""
-    return {c: (t[c].cast(typ) if c in t.columns else ibis.null(typ)) for c, typ in cols.items()}
-
-
-def _attach(base: ir.Table, other: ir.Table | None, cols: dict[str, str]) -> ir.Table:
-    """Left-join ``cols`` of an account-level table (or null columns when it is absent)."""
-    if other is None:
-        return base.mutate(**{c: ibis.null(typ) for c, typ in cols.items()})
-    sel = other.select(_acc=other.account_id.cast("string"), **_pick(other, cols))
-    j = base.left_join(sel, base.account_id == sel._acc)
-    return j.drop("_acc")
-
-
 def planning_frame(src: PlanSource) -> ir.Table:
-    """One row per account with everything planning needs.
+    """One row per account with everything planning needs, as an Ibis table.
 
-    Columns: account_id, name, owner_rep_id, manager_id, territory_id, region, industry,
-    lat, lon, status, is_customer, value_tier, current, potential, whitespace,
-    share_of_wallet, road, matrix_cell, value_band, potential_band, ptb, icp_fit, risk,
-    expected_opportunity (= ptb x whitespace), tier, care_model, coverage_role,
-    touches_per_year, hours_per_touch, workload_hours (= touches x hours), next_best_offer,
-    nbo_score, reasons, risk_readiness.
+    Columns: account_id, name, owner_rep_id, territory_id, region, industry, lat, lon,
+    status, is_customer, value_tier, current, potential, whitespace, share_of_wallet,
+    road, matrix_cell, value_band, potential_band, ptb, icp_fit, risk, tier, care_model,
+    coverage_role, touches_per_year, hours_per_touch, next_best_offer, nbo_score,
+    reasons, risk_readiness, manager_id, expected_opportunity (= ptb x whitespace),
+    workload_hours (= touches x hours).  Built in Arrow (:mod:`growthmap.plan._frame`
+    says why) and handed over as an in-memory table.
     """
-    av = src.output("account_value")
-    if av is None:
-        raise WorkspaceError("planning needs the account_value output of the value stage",
-                             hint="run `growthmap run` (the value stage runs first)")
-    base = av.select(account_id=av.account_id.cast("string"), **_pick(av, _ACCOUNT))
-    for name, (cols, lost) in _OPTIONAL.items():
-        other = src.output(name)
-        if other is None:
-            src.note(f"plan: no {name} output, so {lost} are left empty in rollups and books")
-        base = _attach(base, other, cols)
-    base = base.mutate(current=base.current.fill_null(base.value)).drop("value")
-    territories = src.input("territories")
-    if territories is not None and "region" in territories.columns:
-        tr = territories.select(_tid=territories.territory_id.cast("string"),
-                                _treg=territories.region.cast("string"))
-        base = base.left_join(tr, base.territory_id == tr._tid)
-        base = base.mutate(region=base.region.fill_null(base._treg)).drop("_tid", "_treg")
-    reps = src.input("reps")
-    if reps is not None and "manager_id" in reps.columns:
-        rp = reps.select(_rid=reps.rep_id.cast("string"), manager_id=reps.manager_id.cast("string"))
-        base = base.left_join(rp, base.owner_rep_id == rp._rid).drop("_rid")
-    else:
-        base = base.mutate(manager_id=ibis.null("string"))
-    ws_ = base.whitespace
-    return base.mutate(
-        expected_opportunity=base.ptb * ws_,
-        workload_hours=base.touches_per_year * base.hours_per_touch,
-    ).order_by("account_id")
+    return ibis.memtable(src.table())
 
 
 # -- hierarchies ---------------------------------------------------------------------------
@@ -357,7 +332,11 @@ def rollups(src: PlanSource, levels: list[str] | tuple[str, ...] = LEVELS) -> pd
 
     Levels that cannot be built (no manager hierarchy) contribute no rows, with a note.
     """
-    frame = ibis.memtable(src.frame())
+    # only the columns a rollup reads: the engine then scans a dozen narrow columns
+    used = ["territory_id", "region", "industry", "owner_rep_id", "is_customer", "current",
+            "potential", "whitespace", "expected_opportunity", "workload_hours",
+            *{c for c, _ in SEGMENT_COUNTS.values()}]
+    frame = ibis.memtable(src.table().select(used))
     parts = [src.execute(rollup(frame, level, src)) for level in levels]
     parts = [p for p in parts if len(p)]
     if not parts:

@@ -28,6 +28,7 @@ def stage(ctx: RunContext) -> None:
     """Rollups by territory, region, industry, rep and manager; capacity; allocation."""
     cfg = ctx.config.plan
     src = PlanSource.from_context(ctx)
+    src.skip = ("reasons",)  # 300 MB of text at a million accounts that planning never reads
     ctx.put("rollup", rollups(src, cfg.rollup_levels))
     frame = src.frame()
     if frame.touches_per_year.isna().all():
