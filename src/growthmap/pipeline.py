@@ -15,6 +15,7 @@ Built-in stages register the same way a user's would: the modules listed in
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,10 @@ class RunContext:
     evaluations: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     progress: Progress | None = None
+    #: called with every output as it is published (a run writes it to the snapshot)
+    sink: Callable[[str, pa.Table], None] | None = None
+    #: called with a stage's name when it has finished (a run then writes its outputs)
+    on_stage_done: Callable[[str], None] | None = None
 
     # -- inputs ------------------------------------------------------------------
     def input(self, name: str) -> ibis.Table | None:
@@ -92,6 +97,8 @@ class RunContext:
         else:
             table = data
         self.outputs[name] = table
+        if self.sink is not None:
+            self.sink(name, table)
         return table
 
     def has(self, name: str) -> bool:
@@ -116,6 +123,16 @@ class RunContext:
         if message not in self.notes:
             self.notes.append(message)
 
+    def stage_done(self, name: str) -> None:
+        """Called by the stage machinery when stage ``name`` has finished.
+
+        Arrow's allocator keeps memory a stage freed for Arrow's own reuse; handing it
+        back lets numpy, pandas and DuckDB in the next stage use it instead of growing.
+        """
+        pa.default_memory_pool().release_unused()
+        if self.on_stage_done is not None:
+            self.on_stage_done(name)
+
     def step(self, message: str) -> None:
         if self.progress:
             self.progress(message)
@@ -135,7 +152,12 @@ def register_stage(name: str) -> Callable[[Callable[[RunContext], None]], Callab
     """Decorator: register ``func`` as the stage ``name`` (later registration replaces)."""
 
     def deco(func: Callable[[RunContext], None]) -> Callable[[RunContext], None]:
-        _REGISTRY[name] = Stage(name, func, (func.__doc__ or "").strip().split("\n")[0])
+        @functools.wraps(func)
+        def run(ctx: RunContext) -> None:
+            func(ctx)
+            ctx.stage_done(name)
+
+        _REGISTRY[name] = Stage(name, run, (func.__doc__ or "").strip().split("\n")[0])
         return func
 
     return deco

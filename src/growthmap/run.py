@@ -11,7 +11,7 @@ import pyarrow as pa
 from growthmap.config import Config
 from growthmap.errors import WorkspaceError
 from growthmap.pipeline import Progress, RunContext, run_stages
-from growthmap.snapshot import write_snapshot
+from growthmap.snapshot import OutputSpill, SnapshotWriter
 from growthmap.workspace import Workspace
 
 __all__ = ["RunResult", "default_as_of", "run"]
@@ -53,17 +53,21 @@ def run(
 ) -> RunResult:
     """Run the pipeline on a workspace and (by default) write the snapshot.
 
-    Every stage runs before anything is written, so a failure leaves the workspace
-    exactly as it was.
+    Outputs are written to the new snapshot as the stages publish them (in a thread, in a
+    transaction of their own) and committed only when every stage has succeeded, so a
+    failure leaves the workspace exactly as it was.
     """
     config = config or Config()
     for t in ("accounts", "transactions"):
         ws.table(t)  # clear error when a required table is missing
     as_of = as_of or config.run.as_of or default_as_of(ws)
     ctx = RunContext(config=config, as_of=as_of, source=ws, progress=progress)
-    run_stages(ctx, only=only)
-    sid = None
-    if write:
-        sid = write_snapshot(ws, as_of=as_of, config=config, outputs=ctx.outputs,
-                             evaluations=ctx.evaluations, notes=ctx.notes, label=label)
+    if not write:
+        run_stages(ctx, only=only)
+        return RunResult(None, as_of, ctx.outputs, ctx.evaluations, ctx.notes)
+    # outputs are written while the later stages run; nothing is visible before commit
+    with SnapshotWriter(ws, OutputSpill()).attach(ctx) as writer:
+        run_stages(ctx, only=only)
+        sid = writer.commit(as_of=as_of, config=config, outputs=ctx.outputs,
+                            evaluations=ctx.evaluations, notes=ctx.notes, label=label)
     return RunResult(sid, as_of, ctx.outputs, ctx.evaluations, ctx.notes)
