@@ -18,8 +18,6 @@ class SparkConfig(Section):
                                  description="Extra Spark settings, e.g. spark.executor.memory.")
     output_dir: str = Field("growthmap-out",
                             description="Where a Spark run writes its outputs as Parquet.")
-    train_sample: int = Field(500_000, ge=1000,
-                              description="Rows sampled to the driver to train models on Spark.")
 
 
 class RunConfig(Section):
