@@ -25,6 +25,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
+from growthmap._allocator import release_free_memory, tune_allocator
 from growthmap.config import Config
 from growthmap.errors import WorkspaceError
 
@@ -74,6 +75,10 @@ class RunContext:
     sink: Callable[[str, pa.Table], None] | None = None
     #: called with a stage's name when it has finished (a run then writes its outputs)
     on_stage_done: Callable[[str], None] | None = None
+
+    def __post_init__(self) -> None:
+        # a run frees gigabytes of arrays: let that memory go back to the system
+        tune_allocator()
 
     # -- inputs ------------------------------------------------------------------
     def input(self, name: str) -> ibis.Table | None:
@@ -126,10 +131,11 @@ class RunContext:
     def stage_done(self, name: str) -> None:
         """Called by the stage machinery when stage ``name`` has finished.
 
-        Arrow's allocator keeps memory a stage freed for Arrow's own reuse; handing it
-        back lets numpy, pandas and DuckDB in the next stage use it instead of growing.
+        Arrow's allocator and malloc keep memory a stage freed for their own reuse;
+        handing it back lets the next stage use it instead of growing.
         """
         pa.default_memory_pool().release_unused()
+        release_free_memory()
         if self.on_stage_done is not None:
             self.on_stage_done(name)
 

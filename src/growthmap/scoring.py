@@ -366,10 +366,17 @@ def score_risk(cf: CutoffFeatures, config: Config) -> tuple[pd.DataFrame, dict[s
     return score_all(cf, config, fits)["risk"], fits["risk"][1]
 
 
+def _account_columns(ctx: RunContext, columns: list[str]) -> pd.DataFrame:
+    """Some columns of ``account_value`` by account_id (not the whole million-row table)."""
+    t = ctx.arrow("account_value")
+    return t.select(["account_id", *[c for c in columns if c in t.column_names]]) \
+        .to_pandas().set_index("account_id")
+
+
 def best_customers(ctx: RunContext, account_ids: pd.Series) -> np.ndarray:
     """The ICP's labelled positives, by the configured definition."""
     s = ctx.config.scores
-    av = ctx.frame("account_value").set_index("account_id")
+    av = _account_columns(ctx, ["is_customer", "value_tier", "growth"])
     cust = av["is_customer"].astype(bool)
     if s.icp_best == "top_tier":
         best = cust & av["value_tier"].isin(s.icp_best_tiers)
@@ -379,7 +386,8 @@ def best_customers(ctx: RunContext, account_ids: pd.Series) -> np.ndarray:
                 "scores.icp_best = 'wallet_growth' needs share of wallet from the potential "
                 "stage, which this run did not produce",
                 hint="set scores.icp_best = 'top_tier', or run with the potential stage")
-        sow = ctx.frame("potential_account").set_index("account_id")["share_of_wallet"]
+        sow = ctx.arrow("potential_account").select(["account_id", "share_of_wallet"]) \
+            .to_pandas().set_index("account_id")["share_of_wallet"]
         best = (cust & (sow.reindex(av.index) >= s.icp_min_share_of_wallet)
                 & (av["growth"] >= s.icp_min_growth))
     return account_ids.map(best.fillna(False)).fillna(False).to_numpy(dtype=bool)
@@ -470,7 +478,7 @@ def stage(ctx: RunContext) -> None:
     ctx.step("models: ICP fit")
     ids = cf.account_ids
     is_best = best_customers(ctx, ids)
-    cust = ids.map(ctx.frame("account_value").set_index("account_id")["is_customer"]
+    cust = ids.map(_account_columns(ctx, ["is_customer"])["is_customer"]
                    ).fillna(False).to_numpy(dtype=bool)
     icp, ev = score_icp(cf, ctx.config, is_best, cust)
     if "skipped" in ev:

@@ -511,7 +511,8 @@ def build_segments(frame: pd.DataFrame, crit: CriteriaResult, cfg: SegmentsConfi
     for c in SEGMENT_COLUMNS:
         if c not in f:
             f[c] = np.nan
-    out = f[SEGMENT_COLUMNS].copy()
+    out = f[SEGMENT_COLUMNS]  # copy-on-write: the columns replaced below are new ones
+    del f
     for c in _TEXT:
         out[c] = out[c].astype("string")
     for c in ("value", "potential", "whitespace", "priority", "need", "value_score",
@@ -549,4 +550,7 @@ def stage(ctx: RunContext) -> None:
     seg = build_segments(frame, crit, cfg, potential=potential, family_ptb=fam_ptb, rows=rows)
     if potential is None:
         ctx.note("no 'potential' output in this run: no next best offer")
+    # the inputs go before the output is copied to Arrow: at a million accounts they are
+    # a gigabyte of frames (six million potential rows among them)
+    del frame, potential, rows, crit, mix, fam_ptb
     ctx.put("segments", seg)

@@ -272,6 +272,9 @@ class SnapshotWriter:
                     self._write(*item)
                 except BaseException as exc:  # reported by commit
                     self._error = exc
+            # not kept while waiting for the next output: the table written may be the
+            # in-memory original of a spilled output (1.3 GB for potential at 1M)
+            del item
 
     def _stop(self) -> None:
         self.release()
