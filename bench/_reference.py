@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 from dateutil.relativedelta import relativedelta
 
-from growthmap.contract import FAMILY_UNASSIGNED
+from growthmap.contract.inputs import FAMILY_UNASSIGNED
 
 __all__ = ["floor_query", "pandas_reference"]
 

@@ -114,10 +114,10 @@ def task_stages(a: argparse.Namespace) -> dict[str, Any]:
     """The whole run, stage by stage: each timed with its own peak-RSS window, then the
     snapshot write (what remains of it: outputs are written in the background as the
     stages publish them, so a stage's time includes sharing the machine with that).
-    The sum is the whole run as ``growthmap.run.run`` does it (same
+    The sum is the whole run as ``growthmap.runner.duckdb_run.run`` does it (same
     stages, same order, same write), so one process measures both."""
-    from growthmap.pipeline import RunContext, stages
-    from growthmap.snapshot import OutputSpill, SnapshotWriter
+    from growthmap.runner.pipeline import RunContext, stages
+    from growthmap.runner.snapshot import OutputSpill, SnapshotWriter
     from growthmap.workspace import Workspace
 
     per: dict[str, Any] = {}
@@ -178,7 +178,7 @@ def task_features(a: argparse.Namespace) -> dict[str, Any]:
     """The models' per-account features as of the run date, every account, to Arrow:
     the feature query the floor bounds (about 40 windowed aggregates per account, four
     of them distinct counts, against the floor's one sum)."""
-    from growthmap.features import FeatureInputs, account_features, vocabulary
+    from growthmap.scores.features import FeatureInputs, account_features, vocabulary
     from growthmap.workspace import Workspace
 
     out: dict[str, Any] = {}
@@ -208,7 +208,7 @@ def task_spark(a: argparse.Namespace) -> dict[str, Any]:
     """The whole run on a local Spark session reading the same Parquet."""
     import warnings
 
-    from growthmap.spark import SparkSource, run_spark, spark_session
+    from growthmap.runner.spark_run import SparkSource, run_spark, spark_session
 
     warnings.filterwarnings("ignore", message=".*pandas >= 3.0.0.*")
     cfg = _config(a)

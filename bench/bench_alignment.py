@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from growthmap.plan.territories import AlignmentProblem, Balance, align_territories
+from growthmap.plan.alignment.territories import AlignmentProblem, Balance, align_territories
 
 RESULTS = Path(__file__).resolve().parent / "results" / "alignment.json"
 

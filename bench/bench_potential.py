@@ -38,8 +38,8 @@ import pyarrow as pa
 from scipy.stats import spearmanr
 
 from growthmap.config import Config
-from growthmap.pipeline import RunContext
-from growthmap.whitespace import stage
+from growthmap.potential.stage import stage
+from growthmap.runner.pipeline import RunContext
 from growthmap.workspace import Workspace
 
 RESULTS = Path(__file__).resolve().parent / "results"

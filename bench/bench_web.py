@@ -39,8 +39,8 @@ import httpx
 import psutil
 
 from growthmap.config import Config
-from growthmap.snapshot import _json
-from growthmap.web.access import ensure_indexes
+from growthmap.read.access import ensure_indexes
+from growthmap.runner.snapshot import _json
 from growthmap.web.auth import add_user, issue_token
 from growthmap.workspace import Workspace
 

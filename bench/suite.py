@@ -255,7 +255,7 @@ def run_suite(sizes: list[int], *, reps: int = 3, seed: int = 42, workdir: Path,
         if not only:
             result["stages"] = [s for s in res["stages"] if s != "snapshot write"]
         else:
-            from growthmap.pipeline import stages
+            from growthmap.runner.pipeline import stages
 
             result["stages"] = [s.name for s in stages()]
         json_path.parent.mkdir(parents=True, exist_ok=True)  # after each size: a long

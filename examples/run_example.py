@@ -8,7 +8,7 @@ alone cannot: joins, unpivots, filters), mapping files, ``loads.toml`` (what is 
 into which table, in order) and ``growthmap.toml`` (the run's config).  The public data
 is read from ``../shared/data`` beside the repository (or ``--data`` /
 ``GROWTHMAP_DATA``); nothing is downloaded.  Every step goes through growthmap's
-public API — the loader, :func:`growthmap.run.run` — exactly as the CLI would.
+public API — the loader, :func:`growthmap.runner.duckdb_run.run` — exactly as the CLI would.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Any
 
 from growthmap.config import load_config
 from growthmap.load import LoadReport, load_table
-from growthmap.pipeline import stages
-from growthmap.run import RunResult, run
+from growthmap.runner.duckdb_run import RunResult, run
+from growthmap.runner.pipeline import stages
 from growthmap.workspace import Workspace
 
 HERE = Path(__file__).resolve().parent

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from growthmap.account_scoring import VERSION_MISMATCH, AccountScorer, score_accounts
 from growthmap.config import Config
-from growthmap.features import FeatureInputs
 from growthmap.models.propensity import PackedClassifier, PropensityClassifier
-from growthmap.scoring import CutoffFeatures, fit_family, fit_propensity, fit_risk
+from growthmap.scores.batch import VERSION_MISMATCH, AccountScorer, score_accounts
+from growthmap.scores.features import FeatureInputs
+from growthmap.scores.stage import CutoffFeatures, fit_family, fit_propensity, fit_risk
 from tests.test_features import AS_OF, make_workspace, make_world
 
 LIGHT = {"scores": {"n_estimators": 20, "backtest_cutoffs": 1, "train_cutoffs": 2,
@@ -135,7 +135,7 @@ def rows_out(run: dict[str, Any]) -> int:
 def spark() -> Any:
     pytest.importorskip("pyspark")
     from growthmap.config._run import SparkConfig
-    from growthmap.spark import spark_session
+    from growthmap.runner.spark_run import spark_session
 
     warnings.filterwarnings("ignore", message=".*pandas >= 3.0.0.*")
     session = spark_session(SparkConfig(master="local[2]", conf={
@@ -158,8 +158,8 @@ def world_dir(tmp_path_factory) -> Path:
 def test_spark_scores_on_the_executors_like_duckdb_in_process(spark, world_dir, tmp_path):
     from growthmap.demo import DEMO_AS_OF, INPUT_TABLES
     from growthmap.load import load_table
-    from growthmap.scoring import score_propensity, score_risk
-    from growthmap.spark import SparkSource, validate_source
+    from growthmap.runner.spark_run import SparkSource, validate_source
+    from growthmap.scores.stage import score_propensity, score_risk
     from growthmap.workspace import Workspace
 
     cfg = Config.from_dict(LIGHT)
@@ -198,7 +198,7 @@ def test_spark_scores_on_the_executors_like_duckdb_in_process(spark, world_dir, 
 def test_an_executor_on_another_version_stops_scoring_with_a_clear_error(spark, world_dir):
     from growthmap.demo import DEMO_AS_OF
     from growthmap.errors import WorkspaceError
-    from growthmap.spark import SparkSource
+    from growthmap.runner.spark_run import SparkSource
 
     cfg = Config.from_dict(LIGHT)
     source = SparkSource.from_parquet(spark, world_dir)
@@ -216,7 +216,7 @@ def test_an_executor_that_cannot_import_a_module_is_a_clear_error(spark, tmp_pat
     import ibis
 
     from growthmap.errors import WorkspaceError
-    from growthmap.spark import map_in_pandas
+    from growthmap.runner.spark_run import map_in_pandas
 
     (tmp_path / "gm_driver_only.py").write_text(
         "def double(batches):\n    for b in batches:\n        yield b * 2\n")

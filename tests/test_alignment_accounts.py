@@ -103,8 +103,8 @@ def test_demo_world_alignment(tmp_path):
         pytest.skip("the demo world is not available")
     ws = demo.build_demo_workspace(tmp_path / "demo.duckdb", 5000, 42)
     from growthmap.config import Config
-    from growthmap.run import run
-    from growthmap.snapshot import write_snapshot
+    from growthmap.runner.duckdb_run import run
+    from growthmap.runner.snapshot import write_snapshot
 
     res = run(ws, Config(), as_of=demo.DEMO_AS_OF, only=["value"], write=False)
     outputs = dict(res.outputs)

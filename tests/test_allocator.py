@@ -8,7 +8,7 @@ import numpy as np
 import psutil
 import pytest
 
-from growthmap._allocator import release_free_memory, tune_allocator
+from growthmap.runner.memory import release_free_memory, tune_allocator
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 

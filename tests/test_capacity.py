@@ -13,7 +13,7 @@ from growthmap.config import Config
 from growthmap.config._plan import PlanConfig, ScenarioConfig
 from growthmap.errors import ConfigError, WorkspaceError
 from growthmap.plan import PlanSource, capacity_plan, compare_scenarios, scenario_table
-from growthmap.snapshot import write_snapshot
+from growthmap.runner.snapshot import write_snapshot
 from growthmap.workspace import Workspace
 from tests.test_rollups import load_inputs
 

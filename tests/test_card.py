@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from growthmap.card import AccountCard, account_card
 from growthmap.cli import app
 from growthmap.errors import NotFoundError
+from growthmap.read.card import AccountCard, account_card
 from tests.test_segments import AS_OF, make_workspace, others_outputs, run_with, small_world
 
 

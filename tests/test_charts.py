@@ -16,10 +16,10 @@ import pytest
 
 from growthmap.config import Config
 from growthmap.errors import NotFoundError
+from growthmap.read import views
+from growthmap.read.access import SYSTEM, DataAccess, Principal
 from growthmap.report import charts as ch
 from growthmap.report.gallery import CHARTS, build_chart, save_chart
-from growthmap.web import views
-from growthmap.web.access import SYSTEM, DataAccess, Principal
 from tests.test_web_api import world
 
 ROAD = ["Retain", "Develop", "Acquire", "Opportunistic"]

@@ -10,14 +10,14 @@ import pytest
 
 from growthmap.config import Config, load_config
 from growthmap.config._segments import Criterion
-from growthmap.criteria import (
+from growthmap.errors import ConfigError
+from growthmap.segments.criteria import (
     family_stages,
     latest_assessments,
     scale_values,
     score_criteria,
     stage_mix,
 )
-from growthmap.errors import ConfigError
 
 AS_OF = dt.date(2025, 6, 30)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from growthmap.contract import TABLES
+from growthmap.contract.inputs import TABLES
 from growthmap.demo import (
     DEMO_AS_OF,
     INPUT_TABLES,

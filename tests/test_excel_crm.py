@@ -12,9 +12,9 @@ import pytest
 from openpyxl import load_workbook
 
 from growthmap.config import Config
+from growthmap.read.access import Principal
 from growthmap.report.crm import CRM_COLUMNS, format_value, write_crm_csv
 from growthmap.report.excel import column_format, sheet_name, write_workbook
-from growthmap.web.access import Principal
 from growthmap.workspace import Workspace
 from tests.test_web_api import world
 

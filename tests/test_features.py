@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from growthmap.buying_centre import (
+from growthmap.config import Config
+from growthmap.errors import ConfigError
+from growthmap.scores.buying_centre import (
     STATUS_NO_CONTACTS,
     STATUS_NO_TABLE,
     STATUS_SCORED,
     buying_centre,
 )
-from growthmap.config import Config
-from growthmap.errors import ConfigError
-from growthmap.features import FeatureInputs, account_features, describe, encode, vocabulary
+from growthmap.scores.features import FeatureInputs, account_features, describe, encode, vocabulary
 from growthmap.workspace import Workspace
 
 AS_OF = dt.date(2025, 12, 31)
@@ -285,7 +285,7 @@ def test_features_on_spark_match_duckdb(tmp_path, world):
     if shutil.which("java") is None:
         pytest.skip("Spark needs Java")
     from growthmap.config._run import SparkConfig
-    from growthmap.spark import SparkSource, spark_session
+    from growthmap.runner.spark_run import SparkSource, spark_session
 
     with make_workspace(tmp_path / "ws.duckdb", world) as ws:
         inputs = FeatureInputs.from_source(ws)

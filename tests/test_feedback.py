@@ -10,7 +10,8 @@ import pytest
 
 from growthmap.config import Config
 from growthmap.errors import ConfigError, NotFoundError
-from growthmap.feedback import (
+from growthmap.read.access import DataAccess, Principal
+from growthmap.read.feedback import (
     FeedbackIn,
     add_feedback,
     feedback_for,
@@ -18,7 +19,6 @@ from growthmap.feedback import (
     overrides,
     parse_feedback,
 )
-from growthmap.web.access import DataAccess, Principal
 from growthmap.workspace import Workspace
 from tests.test_web_api import PASSWORD, world
 

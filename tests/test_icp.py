@@ -14,11 +14,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from growthmap import errors
 from growthmap.config import Config
-from growthmap.features import FeatureInputs
 from growthmap.models.icp import LookalikeClassifier, similar_best
-from growthmap.pipeline import RunContext
-from growthmap.run import run
-from growthmap.scoring import CutoffFeatures, best_customers, evaluate, score_icp
+from growthmap.runner.duckdb_run import run
+from growthmap.runner.pipeline import RunContext
+from growthmap.scores.features import FeatureInputs
+from growthmap.scores.stage import CutoffFeatures, best_customers, evaluate, score_icp
 from growthmap.workspace import Workspace
 from tests.test_features import AS_OF, make_workspace, make_world
 

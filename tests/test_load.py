@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from growthmap import cli
 from growthmap.cli._load import register
-from growthmap.contract import TABLES
+from growthmap.contract.inputs import TABLES
 from growthmap.errors import ConfigError, InputError
 from growthmap.load import (
     DQ_ISSUES,

@@ -10,8 +10,8 @@ import pytest
 
 from growthmap.config import Config
 from growthmap.demo import DEMO_AS_OF, build_demo_workspace
-from growthmap.evaluate_potential import evaluate_snapshot
-from growthmap.run import run
+from growthmap.potential.evaluate import evaluate_snapshot
+from growthmap.runner.duckdb_run import run
 
 pytestmark = pytest.mark.slow
 

@@ -16,13 +16,13 @@ from typer.testing import CliRunner
 from growthmap.cli import app
 from growthmap.config import Config
 from growthmap.errors import ConfigError
-from growthmap.evaluate_potential import (
+from growthmap.potential.evaluate import (
     backtest,
     backtest_sample,
     evaluate_snapshot,
     growth_lift,
 )
-from growthmap.run import run
+from growthmap.runner.duckdb_run import run
 from growthmap.workspace import Workspace
 
 AS_OF = dt.date(2025, 12, 31)
@@ -398,7 +398,7 @@ def test_evaluate_without_a_potential_output_is_a_clear_error(tmp_path, world):
 def test_markets_use_icp_fit_when_a_run_has_it():
     import ibis
 
-    from growthmap.matrix import Thresholds, markets
+    from growthmap.potential.matrix import Thresholds, markets
 
     t = ibis.memtable(pd.DataFrame({
         "account_id": ["a", "b", "c", "d"], "status": ["customer", "prospect", "prospect",

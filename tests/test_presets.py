@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from growthmap.contract import TABLES
+from growthmap.contract.inputs import TABLES
 from growthmap.errors import ConfigError
 from growthmap.load import Mapping, load_table
-from growthmap.presets import list_presets, preset_mapping
+from growthmap.load.presets import list_presets, preset_mapping
 from growthmap.workspace import Workspace
 
 

@@ -28,7 +28,7 @@ from growthmap.models._backtest import (
     top_decile_lift,
 )
 from growthmap.models.propensity import PropensityClassifier, fold_of, ptb_labels
-from growthmap.run import run
+from growthmap.runner.duckdb_run import run
 from growthmap.workspace import Workspace
 from tests.test_features import AS_OF, make_workspace, make_world
 
@@ -163,7 +163,7 @@ def test_stage_scores_every_account_with_drivers(ran):
 
 
 def test_backtest_and_true_next_year_show_a_useful_model(ran):
-    from growthmap.scoring import evaluate
+    from growthmap.scores.stage import evaluate
 
     path, world, result = ran
     pooled = result.evaluations["propensity"]["backtest"]["pooled"]
@@ -208,7 +208,7 @@ def test_cli_prints_the_evaluation(ran):
 
 
 def test_too_short_a_history_skips_the_models_with_a_note(tmp_path):
-    from growthmap.scoring import evaluate
+    from growthmap.scores.stage import evaluate
 
     world = make_world(seed=2, n=150, years=2)
     as_of = dt.date(2023, 6, 30)  # 18 months of history: no cut-off with a known outcome

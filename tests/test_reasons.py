@@ -14,7 +14,7 @@ import pytest
 
 from growthmap.config import Config
 from growthmap.config._segments import SegmentsConfig
-from growthmap.reasons import (
+from growthmap.segments.reasons import (
     QUADRANT_WORDS,
     ROAD_WORDS,
     ROLE_WORDS,

@@ -11,9 +11,9 @@ import pytest
 
 from growthmap.config import Config
 from growthmap.errors import ConfigError
+from growthmap.read.access import Principal
 from growthmap.report.html import REPORT_CHARTS, render_report
 from growthmap.report.methodology import methodology, metric_sentences
-from growthmap.web.access import Principal
 from growthmap.workspace import Workspace
 from tests.test_web_api import world
 

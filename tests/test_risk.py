@@ -13,7 +13,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from growthmap import errors
 from growthmap.config import Config
-from growthmap.features import FeatureInputs
 from growthmap.models.risk import (
     REASON_NO_REVENUE,
     REASON_PROSPECT,
@@ -21,7 +20,8 @@ from growthmap.models.risk import (
     risk_labels,
     risk_population,
 )
-from growthmap.scoring import CutoffFeatures, score_risk
+from growthmap.scores.features import FeatureInputs
+from growthmap.scores.stage import CutoffFeatures, score_risk
 from tests.test_features import AS_OF, make_workspace, make_world
 
 

@@ -16,11 +16,11 @@ import pytest
 
 from growthmap.config import Config
 from growthmap.errors import NotFoundError
-from growthmap.pipeline import STAGE_MODULES, RunContext
 from growthmap.plan import PlanSource, rep_book, review_list, rollups
 from growthmap.plan.stage import stage as plan_stage
-from growthmap.run import run
-from growthmap.snapshot import write_snapshot
+from growthmap.runner.duckdb_run import run
+from growthmap.runner.pipeline import STAGE_MODULES, RunContext
+from growthmap.runner.snapshot import write_snapshot
 from growthmap.workspace import Workspace
 
 AS_OF = dt.date(2025, 6, 30)

@@ -12,7 +12,7 @@ from growthmap.config import Config
 from growthmap.config._plan import PlanConfig
 from growthmap.errors import ConfigError
 from growthmap.plan import save_quotas, scorecard
-from growthmap.snapshot import write_snapshot
+from growthmap.runner.snapshot import write_snapshot
 from growthmap.workspace import Workspace
 from tests.test_rollups import load_inputs
 

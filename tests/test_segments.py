@@ -18,15 +18,15 @@ from scipy.stats import rankdata
 from growthmap.config import Config
 from growthmap.errors import ConfigError
 from growthmap.load import load_table
-from growthmap.pipeline import RunContext, run_stages, stages
-from growthmap.run import run
-from growthmap.snapshot import write_snapshot
+from growthmap.runner.duckdb_run import run
+from growthmap.runner.pipeline import RunContext, run_stages, stages
+from growthmap.runner.snapshot import write_snapshot
 from growthmap.workspace import Workspace
 
 # Register the built-in stages in their run order before importing one of them directly
 # (the registry keeps import order).
 stages()
-from growthmap.segments import (  # noqa: E402
+from growthmap.segments.stage import (  # noqa: E402
     assign_care,
     assign_tiers,
     next_best_offer,

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 
 from growthmap.config import Config
-from growthmap.pipeline import RunContext
-from growthmap.snapshot import BATCH_ROWS, OutputSpill, SnapshotWriter, write_snapshot
+from growthmap.runner.pipeline import RunContext
+from growthmap.runner.snapshot import BATCH_ROWS, OutputSpill, SnapshotWriter, write_snapshot
 from growthmap.workspace import Workspace
 
 AS_OF = dt.date(2025, 6, 30)

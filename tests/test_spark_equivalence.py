@@ -35,7 +35,7 @@ from growthmap.config import Config
 from growthmap.demo import DEMO_AS_OF, INPUT_TABLES, write_world_parquet
 from growthmap.errors import InputError
 from growthmap.load import load_table
-from growthmap.run import run
+from growthmap.runner.duckdb_run import run
 from growthmap.workspace import Workspace
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -57,7 +57,7 @@ def _light_config() -> Config:
 def spark() -> Any:
     """One local Spark session for the whole test session (start-up is slow)."""
     from growthmap.config._run import SparkConfig
-    from growthmap.spark import spark_session
+    from growthmap.runner.spark_run import spark_session
 
     warnings.filterwarnings("ignore", message=".*pandas >= 3.0.0.*")
     cfg = SparkConfig(master="local[2]", conf={"spark.sql.shuffle.partitions": "4",
@@ -89,7 +89,7 @@ def duck_outputs(world: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="module")
 def spark_result(spark: Any, world: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from growthmap.spark import SparkSource, run_spark
+    from growthmap.runner.spark_run import SparkSource, run_spark
 
     out = tmp_path_factory.mktemp("spark-out")
     res = run_spark(_light_config(), SparkSource.from_parquet(spark, world),
@@ -249,7 +249,7 @@ def test_spark_run_writes_parquet_and_manifest(spark_result: Any) -> None:
 
 
 def test_missing_input_folder_is_a_clear_error(spark: Any, tmp_path: Path) -> None:
-    from growthmap.spark import SparkSource
+    from growthmap.runner.spark_run import SparkSource
 
     with pytest.raises(InputError, match="does not exist"):
         SparkSource.from_parquet(spark, tmp_path / "nowhere")
@@ -260,7 +260,7 @@ def test_missing_input_folder_is_a_clear_error(spark: Any, tmp_path: Path) -> No
 
 def test_validation_quarantines_bad_rows_with_reasons(spark: Any, tmp_path: Path) -> None:
     """Known bad rows, known reasons; the counts reconcile with the files."""
-    from growthmap.spark import SparkSource, validate_source
+    from growthmap.runner.spark_run import SparkSource, validate_source
 
     pq.write_table(pa.table({
         "account_id": ["A1", "A2", None, "A3", "A3", "A4"],
@@ -299,7 +299,7 @@ def test_validation_quarantines_bad_rows_with_reasons(spark: Any, tmp_path: Path
 
 
 def test_required_column_missing_names_table_and_fix(spark: Any, tmp_path: Path) -> None:
-    from growthmap.spark import SparkSource, validate_source
+    from growthmap.runner.spark_run import SparkSource, validate_source
 
     pq.write_table(pa.table({"account_id": ["A1"]}), tmp_path / "accounts.parquet")
     pq.write_table(pa.table({"account_id": ["A1"], "date": ["2025-01-01"]}),

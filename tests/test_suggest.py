@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from growthmap.cli import app
 from growthmap.errors import ConfigError, InputError
 from growthmap.load import load_table, read_mapping
-from growthmap.suggest import suggest_mapping
+from growthmap.load.suggest import suggest_mapping
 from growthmap.workspace import Workspace
 
 ERP = pd.DataFrame({

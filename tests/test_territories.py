@@ -19,7 +19,7 @@ from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 
 from growthmap.errors import InfeasibleError, InputError
-from growthmap.plan.territories import (
+from growthmap.plan.alignment.territories import (
     AlignmentProblem,
     Balance,
     Objective,

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 from growthmap.cli import app
 from growthmap.config import Config
 from growthmap.errors import ConfigError
-from growthmap.run import run
-from growthmap.track import GONE, NEW, migration
+from growthmap.read.migration import GONE, NEW, migration
+from growthmap.runner.duckdb_run import run
 from growthmap.workspace import Workspace
 from tests.test_segments import (
     AS_OF,

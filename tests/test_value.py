@@ -12,8 +12,8 @@ import pytest
 
 from growthmap.config import Config
 from growthmap.errors import ConfigError, WorkspaceError
-from growthmap.run import run
-from growthmap.value import ultimate_parents
+from growthmap.runner.duckdb_run import run
+from growthmap.value.stage import ultimate_parents
 from growthmap.workspace import Workspace
 
 AS_OF = dt.date(2025, 6, 30)
@@ -222,7 +222,7 @@ def _assert_same(name: str, got: pa.Table, want: pa.Table) -> None:
 def test_stage_figures_equal_the_portable_ibis_definitions(tmp_path, settings):
     """The stage computes account value, tiers, concentration and Pareto in Arrow from
     the account x family table; the Ibis functions define the same figures."""
-    from growthmap.value import (
+    from growthmap.value.stage import (
         account_family_value,
         account_value,
         assign_tiers,

@@ -23,8 +23,8 @@ import pandas as pd
 import pytest
 
 from growthmap.config import Config
-from growthmap.pipeline import RunContext, stages
-from growthmap.snapshot import write_snapshot
+from growthmap.runner.pipeline import RunContext, stages
+from growthmap.runner.snapshot import write_snapshot
 from growthmap.web.auth import add_user, issue_token
 from growthmap.workspace import Workspace
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from growthmap.contract import render_markdown as render_contract
+from growthmap.contract.inputs import render_markdown as render_contract
 from growthmap.errors import EXIT_CODES
 
 __all__ = ["GENERATED", "render_cli", "render_config", "write_all"]

@@ -2,7 +2,7 @@
 
 Layout inside the file (``SCHEMA_VERSION`` guards it):
 
-* ``main.<table>`` — the loaded input tables, named as in :mod:`growthmap.contract`;
+* ``main.<table>`` — the loaded input tables, named as in :mod:`growthmap.contract.inputs`;
 * ``gm.*`` — growthmap's own tables: ``meta``, ``loads``, ``quarantine``,
   ``data_quality``, ``snapshots``, ``users``, ``feedback``;
 * ``snap_<n>.*`` — the outputs of run ``n``, written once and never changed;
@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import ibis
 
-from growthmap.contract import TABLES
+from growthmap.contract.inputs import TABLES
 from growthmap.errors import NotFoundError, WorkspaceError
 
 __all__ = ["DEFAULT_WORKSPACE", "SCHEMA_VERSION", "Workspace", "duckdb_memory_limit"]

@@ -12,7 +12,7 @@ from rich.table import Table
 from growthmap.cli._common import console, get_config, open_workspace, progress, workspace_path
 from growthmap.config import Config
 from growthmap.errors import ConfigError
-from growthmap.summary import Headline, headline
+from growthmap.read.summary import Headline, headline
 from growthmap.workspace import Workspace
 
 __all__ = ["print_headline", "register"]
@@ -59,7 +59,7 @@ def print_headline(h: Headline) -> None:
 def _run_spark(config: Config, as_of: dt.date | None, input_dir: Path | None,
                output_dir: Path | None) -> None:
     """The Spark path: Parquet in, Parquet out, same stages."""
-    from growthmap.spark import SparkSource, run_spark, spark_session
+    from growthmap.runner.spark_run import SparkSource, run_spark, spark_session
 
     if input_dir is None:
         raise ConfigError("the spark engine reads Parquet inputs: --input is missing",
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
             return
         if engine not in (None, "duckdb"):
             raise ConfigError(f"unknown engine {engine!r}", hint="use duckdb or spark")
-        from growthmap.run import run
+        from growthmap.runner.duckdb_run import run
 
         with open_workspace(ctx) as ws, progress("running") as step:
             result = run(ws, config, as_of=day, label=label, progress=step)

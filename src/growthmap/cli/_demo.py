@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
                 hint="choose another --workspace, or pass --force to replace it")
         config = get_config(ctx)
         from growthmap.cli._core import print_headline
-        from growthmap.run import run
-        from growthmap.summary import headline
+        from growthmap.read.summary import headline
+        from growthmap.runner.duckdb_run import run
 
         with progress("building the demo world") as step:
             ws = demo_world.build_demo_workspace(path, n_accounts=accounts, seed=seed,

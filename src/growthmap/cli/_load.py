@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         """
         spec: Path | Mapping | None = mapping
         if preset is not None:
-            from growthmap.presets import preset_mapping
+            from growthmap.load.presets import preset_mapping
 
             spec = preset_mapping(preset, table)
             if mapping is not None:

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from growthmap.cli._common import console
-from growthmap.presets import list_presets
-from growthmap.suggest import MIN_CONFIDENCE, suggest_mapping
+from growthmap.load.presets import list_presets
+from growthmap.load.suggest import MIN_CONFIDENCE, suggest_mapping
 
 __all__ = ["register"]
 

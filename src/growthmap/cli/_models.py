@@ -1,6 +1,6 @@
 """``growthmap evaluate propensity | risk | icp``: how good each scoring model is.
 
-Each command reads one library call, :func:`growthmap.scoring.evaluate`, and prints the
+Each command reads one library call, :func:`growthmap.scores.stage.evaluate`, and prints the
 stored backtest (and, in demo workspaces, the check against the true next year).
 """
 
@@ -27,7 +27,7 @@ def _fmt(v: Any) -> str:
 
 
 def print_evaluation(result: Any) -> None:
-    """Render a :class:`~growthmap.scoring.ModelEvaluation` as rich tables."""
+    """Render a :class:`~growthmap.scores.stage.ModelEvaluation` as rich tables."""
     ev, title = result.evaluation, f"{result.model} — snapshot {result.snapshot_id}, " \
         f"as of {result.as_of}"
     if result.model == "icp":
@@ -72,7 +72,7 @@ def _command(model: str, doc: str) -> Any:
         snapshot: Annotated[str, typer.Option(help="Snapshot id, or latest / previous.")]
         = "latest",
     ) -> None:
-        from growthmap.scoring import evaluate
+        from growthmap.scores.stage import evaluate
 
         with open_workspace(ctx, read_only=True) as ws:
             print_evaluation(evaluate(ws, model, snapshot))

@@ -76,8 +76,8 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]growthmap chart pareto --png pareto.png[/]
         """
+        from growthmap.read.access import SYSTEM, DataAccess
         from growthmap.report.gallery import CHARTS, save_chart
-        from growthmap.web.access import SYSTEM, DataAccess
 
         if list_ or not name:
             for c in CHARTS.values():

@@ -12,8 +12,8 @@ from rich.table import Table
 from growthmap.cli._common import console, open_workspace
 
 if TYPE_CHECKING:
-    from growthmap.card import AccountCard
-    from growthmap.track import Migration
+    from growthmap.read.card import AccountCard
+    from growthmap.read.migration import Migration
 
 __all__ = ["print_card", "print_migration", "register"]
 
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]growthmap card ACC-00042 --json[/]
         """
-        from growthmap.card import account_card
+        from growthmap.read.card import account_card
 
         with open_workspace(ctx, read_only=True) as ws:
             c = account_card(ws, account_id, snapshot)
@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]growthmap track --from 1 --to 2 --dimension road --list[/]
         """
-        from growthmap.track import migration
+        from growthmap.read.migration import migration
 
         with open_workspace(ctx, read_only=True) as ws:
             m = migration(ws, from_, to, dimension)

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from growthmap.config._base import Section
-from growthmap.contract import LIFECYCLE_STAGES
+from growthmap.contract.inputs import LIFECYCLE_STAGES
 
 ROLLUP_LEVELS = ("total", "territory", "region", "industry", "rep", "manager")
 BALANCE_MEASURES = ("potential", "workload", "count")

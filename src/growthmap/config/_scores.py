@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from growthmap.config._base import Section
-from growthmap.contract import BUYING_ROLES
+from growthmap.contract.inputs import BUYING_ROLES
 
 _TIERS = ("A", "B", "C", "D")
 

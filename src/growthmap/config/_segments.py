@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from growthmap.config._base import Section
-from growthmap.contract import LIFECYCLE_STAGES
+from growthmap.contract.inputs import LIFECYCLE_STAGES
 
 __all__ = [
     "DEFAULT_CARE_RULES",

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from growthmap.contract import BUYING_ROLES
+from growthmap.contract.inputs import BUYING_ROLES
 from growthmap.demo._catalog import COMPETITORS, FAMILIES, ROLE_WEIGHTS, TITLES
 from growthmap.demo._transactions import HISTORY_DAYS, History, NextYear
 from growthmap.demo._util import START_DAY, contract_table, dates, ids, ids2, sigmoid

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from growthmap.contract import TABLES
+from growthmap.contract.inputs import TABLES
 from growthmap.demo._catalog import DEMO_AS_OF, DEMO_START
 
 __all__ = [

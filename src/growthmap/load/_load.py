@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from growthmap.contract import TABLES, Table
+from growthmap.contract.inputs import TABLES, Table
 from growthmap.errors import ConfigError, InputError
 from growthmap.load._mapping import Mapping, read_mapping
 from growthmap.load._plan import Plan, resolve

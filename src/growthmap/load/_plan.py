@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from growthmap.contract import Table
+from growthmap.contract.inputs import Table
 from growthmap.errors import ConfigError, InputError
 from growthmap.load._mapping import Mapping, normalize_name
 from growthmap.load._read import Source

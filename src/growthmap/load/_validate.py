@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from growthmap.contract import Column
+from growthmap.contract.inputs import Column
 from growthmap.errors import ConfigError
 from growthmap.load._mapping import Mapping
 from growthmap.load._plan import Plan

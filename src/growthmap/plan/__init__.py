@@ -5,7 +5,15 @@ Everything reads one *planning frame* (one row per account, see
 snapshot in a workspace — so a rollup, a rep's book and a quota never disagree.
 """
 
-from growthmap.plan.alignment import AccountAlignment, align_accounts, parse_locks
+from growthmap.plan.alignment.accounts import AccountAlignment, align_accounts, parse_locks
+from growthmap.plan.alignment.territories import (
+                                       AlignmentProblem,
+                                       AlignmentResult,
+                                       Balance,
+                                       Objective,
+                                       align_territories,
+                                       pareto_front,
+)
 from growthmap.plan.allocation import (
                                        Allocation,
                                        ResponseCurve,
@@ -34,14 +42,6 @@ from growthmap.plan.quotas import (
 from growthmap.plan.repbook import rep_book, review_list
 from growthmap.plan.rollups import PlanSource, planning_frame, rollup, rollups
 from growthmap.plan.scorecards import Scorecard, scorecard
-from growthmap.plan.territories import (
-                                       AlignmentProblem,
-                                       AlignmentResult,
-                                       Balance,
-                                       Objective,
-                                       align_territories,
-                                       pareto_front,
-)
 
 __all__ = [
     "AccountAlignment",

@@ -31,7 +31,7 @@ from growthmap.errors import ConfigError
 from growthmap.plan._frame import planning_table
 
 if TYPE_CHECKING:
-    from growthmap.pipeline import RunContext
+    from growthmap.runner.pipeline import RunContext
     from growthmap.workspace import Workspace
 
 __all__ = [

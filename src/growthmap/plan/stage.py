@@ -15,10 +15,10 @@ note saying what it needs.
 from __future__ import annotations
 
 from growthmap.errors import GrowthmapError
-from growthmap.pipeline import RunContext, register_stage
 from growthmap.plan.allocation import region_allocation
 from growthmap.plan.capacity import capacity_plan, compare_scenarios
 from growthmap.plan.rollups import PlanSource, rollups
+from growthmap.runner.pipeline import RunContext, register_stage
 
 __all__ = ["stage"]
 

@@ -1,8 +1,8 @@
 """Reports: charts, the self-contained HTML report, the Excel workbook, the CRM file.
 
-Every output reads the snapshot through :class:`growthmap.web.access.DataAccess`, so
+Every output reads the snapshot through :class:`growthmap.read.access.DataAccess`, so
 a report or an export made for a user holds only what that user may see; the
-command line uses the all-seeing :data:`growthmap.web.access.SYSTEM` user.
+command line uses the all-seeing :data:`growthmap.read.access.SYSTEM` user.
 """
 
 from growthmap.report.crm import CRM_COLUMNS, crm_frame, write_crm_csv

@@ -1,6 +1,6 @@
 """Every growthmap chart, as Altair (Vega-Lite) specs built from plain frames.
 
-Each function takes the frame a view returns (see :mod:`growthmap.web.views`) and
+Each function takes the frame a view returns (see :mod:`growthmap.read.views`) and
 returns an ``alt.Chart`` (or a layered chart); it never queries anything itself, so
 the dashboard, the HTML report and ``growthmap chart`` draw the very same picture.
 Data is inlined as values (already aggregated or sampled server-side, so a chart

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from growthmap.config import Config
-from growthmap.web.access import SYSTEM, DataAccess, Principal
+from growthmap.read.access import SYSTEM, DataAccess, Principal
 
 __all__ = ["CRM_COLUMNS", "crm_frame", "format_value", "write_crm_csv"]
 

@@ -20,8 +20,8 @@ import pandas as pd
 import xlsxwriter
 
 from growthmap.config import Config
-from growthmap.web import views
-from growthmap.web.access import SYSTEM, DataAccess, Principal
+from growthmap.read import views
+from growthmap.read.access import SYSTEM, DataAccess, Principal
 
 __all__ = ["EXCEL_MAX_ROWS", "column_format", "sheet_name", "write_workbook"]
 
@@ -154,7 +154,7 @@ class _Writer:
 def write_workbook(ws: Any, path: str | Path, config: Config | None = None, *,
                    snapshot: int | str = "latest", user: Principal = SYSTEM) -> Path:
     """Write the workbook of one snapshot for ``user`` to ``path`` and return it."""
-    from growthmap.feedback import FEEDBACK_COLUMNS
+    from growthmap.read.feedback import FEEDBACK_COLUMNS
 
     config = config or Config()
     path = Path(path)

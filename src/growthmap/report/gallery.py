@@ -15,9 +15,9 @@ from pathlib import Path
 import altair as alt
 
 from growthmap.errors import NotFoundError, WorkspaceError
+from growthmap.read import views
+from growthmap.read.access import DataAccess
 from growthmap.report import charts as ch
-from growthmap.web import views
-from growthmap.web.access import DataAccess
 
 __all__ = ["CHARTS", "ChartDef", "build_chart", "save_chart"]
 

@@ -17,11 +17,11 @@ import pandas as pd
 from markupsafe import Markup
 
 from growthmap.config import Config
+from growthmap.read import views
+from growthmap.read.access import SYSTEM, AccountQuery, DataAccess, Principal
 from growthmap.report import charts as ch
 from growthmap.report.gallery import chart_items
 from growthmap.report.methodology import methodology
-from growthmap.web import views
-from growthmap.web.access import SYSTEM, AccountQuery, DataAccess, Principal
 
 __all__ = ["REPORT_CHARTS", "money", "percent", "render_report", "write_report"]
 

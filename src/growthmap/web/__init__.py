@@ -1,8 +1,8 @@
 """The dashboard and JSON API, and the scoped data layer every output reads through.
 
 ``create_app(workspace_path, config)`` builds the FastAPI app (:mod:`growthmap.web.app`);
-:mod:`growthmap.web.access` is the data-access layer that enforces roles, and
-:mod:`growthmap.web.views` the aggregate views computed over a user's scope.  The app
+:mod:`growthmap.read.access` is the data-access layer that enforces roles, and
+:mod:`growthmap.read.views` the aggregate views computed over a user's scope.  The app
 is imported lazily so that the report and exports do not pull in the web stack.
 """
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request
 
 from growthmap.errors import AccessDenied
-from growthmap.web.access import DataAccess, Principal
+from growthmap.read.access import DataAccess, Principal
 
 __all__ = ["Access", "User", "check_csrf", "current_user", "get_access", "page_context"]
 

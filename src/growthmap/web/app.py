@@ -1,7 +1,7 @@
 """The dashboard and JSON API: ``create_app(workspace_path, config) -> FastAPI``.
 
 One DuckDB connection is opened for the app's life; each request works on its own
-cursor of it, through a :class:`~growthmap.web.access.DataAccess` built for the
+cursor of it, through a :class:`~growthmap.read.access.DataAccess` built for the
 signed-in user, so every route — page, JSON, chart or export — is scoped by the same
 rule.  Errors are turned into responses in one place (:func:`_on_error`): JSON for
 ``/api`` and exports, a page for the browser, and a sign-in redirect when a browser
@@ -29,7 +29,7 @@ from fastapi.templating import Jinja2Templates
 from growthmap import __version__
 from growthmap.config import Config
 from growthmap.errors import AccessDenied, GrowthmapError
-from growthmap.web.access import Catalog, ensure_indexes
+from growthmap.read.access import Catalog, ensure_indexes
 from growthmap.web.auth import Authenticator, SessionSigner, session_key
 from growthmap.workspace import Workspace
 

@@ -29,7 +29,7 @@ import duckdb
 import pandas as pd
 
 from growthmap.errors import AccessDenied, ConfigError, NotFoundError
-from growthmap.web.access import ROLES, Principal
+from growthmap.read.access import ROLES, Principal
 
 __all__ = [
     "USERNAME_RULE",

@@ -2,5 +2,5 @@
 
 Every route but the sign-in page, ``/docs``, ``/openapi.json``, ``/healthz`` and the
 static files needs a user (a dependency on ``current_user`` or ``get_access``), and
-every data route reads through the scoped :class:`~growthmap.web.access.DataAccess`.
+every data route reads through the scoped :class:`~growthmap.read.access.DataAccess`.
 """

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from growthmap.errors import ConfigError
-from growthmap.feedback import FeedbackIn
+from growthmap.read.access import AccountQuery, records
+from growthmap.read.feedback import FeedbackIn
 from growthmap.web._deps import Access, check_csrf, page_context
-from growthmap.web.access import AccountQuery, records
 
 router = APIRouter(tags=["accounts"])
 AccountId = Annotated[str, Path(max_length=100, description="The account's id.")]

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from growthmap.errors import GrowthmapError
+from growthmap.read import views
+from growthmap.read.access import records
 from growthmap.report import charts as ch
-from growthmap.web import views
 from growthmap.web._deps import Access, page_context
-from growthmap.web.access import records
 
 router = APIRouter(tags=["migration"])
 Dimension = Annotated[Literal[tuple(views.MIGRATION_DIMENSIONS)], Query(  # type: ignore[valid-type]

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from growthmap.read.access import AccountQuery, records
 from growthmap.web._deps import Access, page_context
-from growthmap.web.access import AccountQuery, records
 
 router = APIRouter(tags=["prospects"])
 COLUMNS = ["account_id", "name", "industry", "country", "territory_id", "owner_rep_id",

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from growthmap.read import views
+from growthmap.read.access import AccountQuery, records
 from growthmap.report.gallery import chart_items
-from growthmap.web import views
 from growthmap.web._deps import Access, page_context
-from growthmap.web.access import AccountQuery, records
 
 router = APIRouter(tags=["reps"])
 RepId = Annotated[str, Path(max_length=100, description="The rep's id.")]

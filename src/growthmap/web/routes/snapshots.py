@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from growthmap.read.access import records
 from growthmap.web._deps import Access
-from growthmap.web.access import records
 
 router = APIRouter(tags=["snapshots"])
 

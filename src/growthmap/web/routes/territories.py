@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from growthmap.read import views
+from growthmap.read.access import records
 from growthmap.report.gallery import chart_items
-from growthmap.web import views
 from growthmap.web._deps import Access, page_context
-from growthmap.web.access import records
 
 router = APIRouter(tags=["territories"])
 

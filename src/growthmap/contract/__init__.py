@@ -1,0 +1,1 @@
+"""Contracts: the columns of every input table (:mod:`.inputs`), declared once."""

@@ -1,0 +1,334 @@
+"""Territory alignment for accounts: the planning frame in, a reassignment table out.
+
+:mod:`growthmap.plan.alignment.territories` solves the alignment on arrays.  This module turns
+accounts and reps into that problem and the answer back into what a sales leader reads:
+
+* which accounts change rep (from, to, their potential and workload);
+* every rep's book before and after: accounts, potential, workload hours, distance, and
+  the deviation from the average rep;
+* the optimality gap: how far the plan can be from the best possible one.
+
+Per account: potential (the wallet; current value when there is no potential output),
+workload (care-model hours from the segments output) and a count of one.  Each rep is
+kept within ``±tolerance`` of the average on every balanced measure.  Distances are
+great-circle km from the rep's base (``reps.base_lat/base_lon``, else the centre of the
+accounts the rep owns today).  The reps aligned are those who own accounts today (a
+manager without a book gets none), unless a list is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from growthmap.config._plan import PlanConfig
+from growthmap.errors import ConfigError, InfeasibleError, NotFoundError, WorkspaceError
+from growthmap.plan.alignment.territories import (
+    AlignmentProblem,
+    AlignmentResult,
+    Balance,
+    Objective,
+    align_territories,
+)
+from growthmap.plan.rollups import PlanSource
+
+__all__ = ["MILP_MAX_PAIRS", "AccountAlignment", "align_accounts", "parse_locks"]
+
+#: Above this many (account, rep) pairs ``method="auto"`` goes straight to the heuristic:
+#: the exact MILP rarely finds a first plan for bigger problems within a minute.
+MILP_MAX_PAIRS = 50_000
+
+
+@dataclass
+class AccountAlignment:
+    """A proposed alignment of accounts to reps and the evidence to judge it."""
+
+    reassignment: pd.DataFrame
+    reps: pd.DataFrame
+    result: AlignmentResult
+    summary: dict = field(default_factory=dict)
+
+
+def parse_locks(items: Sequence[str]) -> dict[str, str]:
+    """``["A001=R01", ...]`` -> ``{"A001": "R01"}``; a clear error for a malformed item."""
+    out = {}
+    for item in items:
+        acc, sep, rep = item.partition("=")
+        if not sep or not acc.strip() or not rep.strip():
+            raise ConfigError(f"lock {item!r} is not ACCOUNT=REP",
+                              hint="write e.g. --lock A0042=R07")
+        out[acc.strip()] = rep.strip()
+    return out
+
+
+def _reps(src: PlanSource, units: pd.DataFrame, chosen: Sequence[str] | None) -> pd.DataFrame:
+    table = src.input_frame("reps")
+    owners = set(units.owner_rep_id.dropna().astype(str))
+    if table is None:
+        src.note("plan: no reps table, so the reps aligned are today's account owners and "
+                 "their bases are the centres of their accounts")
+        table = pd.DataFrame({"rep_id": sorted(owners)})
+    table = table.assign(rep_id=table.rep_id.astype(str))
+    if chosen is not None:
+        unknown = sorted(set(chosen) - set(table.rep_id))
+        if unknown:
+            raise NotFoundError(f"unknown rep(s) {', '.join(unknown[:5])}",
+                                hint="use rep ids from the reps table")
+        reps = table[table.rep_id.isin(list(chosen))]
+    else:
+        reps = table[table.rep_id.isin(owners)]
+        if reps.empty:
+            reps = table
+    if reps.empty:
+        raise WorkspaceError("no reps to align accounts to",
+                             hint="load the reps table or set owner_rep_id on accounts")
+    return reps.sort_values("rep_id").reset_index(drop=True)
+
+
+def _role_reps(src: PlanSource, role: str) -> list[str]:
+    table = src.input_frame("reps")
+    if table is None or "role" not in table:
+        raise ConfigError(f"aligning the {role!r} role needs a reps table with a role column",
+                          hint="load reps with a role column, or leave --role out")
+    roles = table.role.dropna().astype(str)
+    ids = table.rep_id[roles.reindex(table.index) == role].astype(str).tolist()
+    if not ids:
+        raise NotFoundError(f"no reps have the role {role!r}",
+                            hint=f"use one of: {', '.join(sorted(set(roles)))}")
+    return sorted(ids)
+
+
+def _coordinates(src: PlanSource, units: pd.DataFrame,
+                 reps: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if units.lat.isna().all() or units.lon.isna().all():
+        return None, None
+    xy = units[["lat", "lon"]].astype(float)
+    missing = xy.isna().any(axis=1)
+    if missing.any():
+        src.note(f"plan: {int(missing.sum())} accounts have no lat/lon; they are placed at "
+                 "the centre of all accounts for distances")
+        xy = xy.fillna(xy.mean())
+    centre = xy.assign(rep=units.owner_rep_id.astype("string")).groupby("rep")[["lat", "lon"]]
+    centre = centre.mean()
+    base = pd.DataFrame({"lat": np.nan, "lon": np.nan}, index=reps.rep_id)
+    if {"base_lat", "base_lon"} <= set(reps.columns):
+        base["lat"] = reps.base_lat.astype(float).to_numpy()
+        base["lon"] = reps.base_lon.astype(float).to_numpy()
+    gap = base.lat.isna() | base.lon.isna()
+    if gap.any():
+        src.note(f"plan: {int(gap.sum())} reps have no base_lat/base_lon; their base is the "
+                 "centre of the accounts they own today")
+        base.loc[gap, ["lat", "lon"]] = centre.reindex(base.index[gap]).to_numpy()
+        base = base.fillna(xy.mean())
+    return xy.to_numpy(), base.to_numpy()
+
+
+def align_accounts(
+    src: PlanSource,
+    config: PlanConfig,
+    *,
+    tolerance: float | None = None,
+    balance: Sequence[str] | None = None,
+    objective: str | None = None,
+    max_disruption: float | None = None,
+    max_moved: int | None = None,
+    locks: Mapping[str, str] | None = None,
+    reps: Sequence[str] | None = None,
+    role: str | None = None,
+    scope: str | None = None,
+    time_limit: float | None = None,
+    threads: int | None = None,
+    method: str = "auto",
+) -> AccountAlignment:
+    """Align the accounts in scope to the reps, balanced within ``tolerance``.
+
+    ``max_disruption`` is the largest share (0-1) of the owned accounts' potential that
+    may change rep; ``locks`` pins accounts to reps.  ``role`` aligns one coverage role
+    only (e.g. ``field``): its reps, the accounts they own, and unowned accounts whose
+    care model asks for that role — a key account manager's book is not balanced against
+    an inside rep's.  Arguments left ``None`` come from ``[plan]``.  ``threads`` goes
+    to HiGHS; leave it ``None`` unless every solve in the process uses the same number
+    (HiGHS fixes its thread pool on first use).
+    """
+    tolerance = config.align_tolerance if tolerance is None else tolerance
+    balance = list(config.align_balance if balance is None else balance)
+    objective = objective or config.align_objective
+    max_disruption = config.align_max_disruption if max_disruption is None else max_disruption
+    scope = scope or config.align_scope
+    role = role or config.align_role
+    method = method if method != "auto" else config.align_method
+    time_limit = time_limit or config.align_time_limit
+    if not 0 < tolerance <= 1:
+        raise ConfigError(f"tolerance must be in (0, 1], got {tolerance}",
+                          hint="e.g. --tolerance 0.1 for ±10%")
+    if max_disruption is not None and not 0 <= max_disruption <= 1:
+        raise ConfigError(f"max disruption is a share of potential in [0, 1], got "
+                          f"{max_disruption}", hint="e.g. --max-disruption 0.2")
+    frame = src.frame()
+    units = frame if scope == "all" else frame[frame.is_customer.fillna(False).astype(bool)]
+    if role:
+        role_reps = _role_reps(src, role)
+        reps = [r for r in reps if r in role_reps] if reps is not None else role_reps
+        own = units.owner_rep_id.isin(role_reps)
+        wanted = units.coverage_role.astype("string").replace(config.role_aliases)
+        free = units.owner_rep_id.isna() & (wanted == role).fillna(False)
+        units = units[own | free]
+    units = units.reset_index(drop=True)
+    if units.empty:
+        raise WorkspaceError("no accounts to align", hint="check plan.align_scope and --role")
+    rep_table = _reps(src, units, reps)
+    if not role and "role" in rep_table and rep_table.role.nunique() > 1:
+        src.note("plan: the reps aligned have several roles ("
+                 + ", ".join(sorted(rep_table.role.dropna().astype(str).unique()))
+                 + "); their books are balanced against each other — pass a role to align "
+                 "one role's books")
+    rep_ids = rep_table.rep_id.tolist()
+    owner = units.owner_rep_id.astype("string")
+    stray = owner.notna() & ~owner.isin(rep_ids)
+    if stray.any():
+        src.note(f"plan: {int(stray.sum())} accounts are owned by reps outside the alignment; "
+                 "they count as unowned (never as moved)")
+    owner = owner.where(~stray)
+    measures: dict[str, np.ndarray] = {"count": np.ones(len(units))}
+    pot = units.potential.astype(float)
+    if pot.isna().all():
+        src.note("plan: no potential output, so alignment balances current value as potential")
+        pot = units.current.astype(float)
+    measures["potential"] = pot.fillna(0.0).clip(lower=0).to_numpy()
+    wl = units.workload_hours.astype(float)
+    if wl.isna().all():
+        if "workload" in balance:
+            src.note("plan: no segments output, so alignment does not balance workload hours")
+            balance = [b for b in balance if b != "workload"]
+        measures["workload"] = None
+    else:
+        measures["workload"] = wl.fillna(0.0).to_numpy()
+    locks = dict(locks or {})
+    unknown_acc = sorted(set(locks) - set(units.account_id.astype(str)))
+    if unknown_acc:
+        raise NotFoundError(f"locked account(s) not in the alignment: {', '.join(unknown_acc[:5])}",
+                            hint="check the account ids (and plan.align_scope)")
+    unknown_rep = sorted(set(locks.values()) - set(rep_ids))
+    if unknown_rep:
+        raise NotFoundError(f"locks name rep(s) not in the alignment: {', '.join(unknown_rep[:5])}",
+                            hint=f"use one of: {', '.join(rep_ids[:10])}")
+    unit_xy, rep_xy = _coordinates(src, units, rep_table)
+    if objective == "distance" and unit_xy is None:
+        src.note("plan: accounts have no lat/lon, so alignment minimises disruption instead of "
+                 "distance")
+        objective = "disruption"
+    problem = AlignmentProblem(
+        unit_ids=units.account_id.astype(str).to_numpy(), rep_ids=np.array(rep_ids),
+        potential=measures["potential"], workload=measures["workload"],
+        count=measures["count"], current_owner=owner.astype(object).where(owner.notna(), None)
+        .to_numpy(), locked=locks or None, unit_xy=unit_xy, rep_xy=rep_xy,
+        metric="haversine")
+    owned_pot = float(measures["potential"][owner.notna().to_numpy()].sum())
+    limit = None if max_disruption is None else max_disruption * owned_pot
+    obj = Objective.parse(objective)
+    rules = [Balance(m, tolerance=tolerance) for m in balance]
+    if method == "auto":
+        pairs = problem.n_units * problem.n_reps
+        method = "heuristic" if pairs > MILP_MAX_PAIRS else "milp"
+    kw = dict(max_disruption=limit, max_moved=max_moved, time_limit=time_limit,
+              threads=threads)
+    try:
+        try:
+            res = align_territories(problem, rules, obj, method=method, **kw)
+        except RuntimeError:  # the MILP found no plan within the time limit
+            if method != "milp":
+                raise
+            src.note(f"plan: the exact solver found no alignment in {time_limit:.0f} s, so "
+                     "the LP-based heuristic was used (its gap is reported)")
+            res = align_territories(problem, rules, obj, method="heuristic", **kw)
+    except InfeasibleError:
+        raise
+    except ValueError as exc:  # the solver's own input checks
+        raise ConfigError(f"the alignment cannot be set up: {exc}",
+                          hint="check the locks, reps and balance measures") from None
+    except RuntimeError as exc:
+        raise InfeasibleError(f"no alignment found: {exc}",
+                              hint="raise plan.align_time_limit or widen the tolerance") from None
+    return _report(units, rep_table, problem, res, owner, measures, balance, tolerance,
+                   objective, owned_pot)
+
+
+def _report(units: pd.DataFrame, rep_table: pd.DataFrame, problem: AlignmentProblem,
+            res: AlignmentResult, owner: pd.Series, measures: dict,
+            balance: list[str], tolerance: float, objective: str,
+            owned_pot: float) -> AccountAlignment:
+    to_rep = res.assignment.to_numpy().astype(str)
+    before = owner.astype(object).where(owner.notna(), None).to_numpy()
+    moved = np.array([b is not None and b != t for b, t in zip(before, to_rep, strict=True)],
+                     dtype=bool)
+    locked = units.account_id.astype(str).isin(set(problem.locked or {}))
+    re = pd.DataFrame({
+        "account_id": units.account_id.astype(str), "name": units["name"],
+        "from_rep": owner, "to_rep": to_rep, "moved": moved, "locked": locked.to_numpy(),
+        "potential": measures["potential"], "current": units.current.astype(float),
+        "workload_hours": measures["workload"] if measures["workload"] is not None else np.nan,
+    })
+    if problem.has_distance:
+        idx = pd.Index(problem.rep_ids)
+        after_i = idx.get_indexer(to_rep)
+        re["distance_after_km"] = _pair_km(problem, after_i)
+        bi = idx.get_indexer(pd.Series(before, dtype=object).fillna("").astype(str))
+        km = _pair_km(problem, np.where(bi >= 0, bi, 0))
+        re["distance_before_km"] = np.where(bi >= 0, km, np.nan)
+    rows = []
+    n_reps = len(problem.rep_ids)
+    for rep in problem.rep_ids:
+        b, a = re.from_rep == rep, re.to_rep == rep
+        row = {"rep_id": rep, "accounts_before": int(b.sum()), "accounts_after": int(a.sum()),
+               "moved_out": int((b & re.moved).sum()), "moved_in": int((a & re.moved).sum())}
+        for m, col in (("potential", "potential"), ("workload", "workload_hours")):
+            if measures.get(m) is None:
+                continue
+            target = float(np.nansum(re[col])) / n_reps
+            row[f"{m}_before"] = float(re.loc[b, col].sum())
+            row[f"{m}_after"] = float(re.loc[a, col].sum())
+            row[f"{m}_dev_before"] = row[f"{m}_before"] / target - 1 if target else np.nan
+            row[f"{m}_dev_after"] = row[f"{m}_after"] / target - 1 if target else np.nan
+        target_n = len(re) / n_reps
+        row["count_dev_before"] = row["accounts_before"] / target_n - 1
+        row["count_dev_after"] = row["accounts_after"] / target_n - 1
+        if "distance_after_km" in re:
+            row["distance_before_km"] = float(re.loc[b, "distance_before_km"].sum())
+            row["distance_after_km"] = float(re.loc[a, "distance_after_km"].sum())
+        rows.append(row)
+    reps = pd.DataFrame(rows)
+    reps["within_bounds"] = res.rep_totals["within_bounds"].to_numpy()
+    if "name" in rep_table:
+        reps.insert(1, "name", rep_table.set_index("rep_id").reindex(reps.rep_id)["name"]
+                    .to_numpy())
+    moved_pot = float(re.loc[re.moved, "potential"].sum())
+    dev_after = {m: float(reps[f"{m}_dev_after"].abs().max()) for m in balance
+                 if f"{m}_dev_after" in reps}
+    dev_before = {m: float(reps[f"{m}_dev_before"].abs().max()) for m in balance
+                  if f"{m}_dev_before" in reps}
+    summary = {
+        "accounts": len(re), "reps": n_reps, "objective": objective, "balance": balance,
+        "tolerance": tolerance, "status": res.status, "method": res.method,
+        "gap": res.gap, "objective_value": res.objective, "best_bound": res.best_bound,
+        "solve_seconds": res.solve_time, "moved": int(re.moved.sum()),
+        "potential_moved": moved_pot,
+        "share_potential_moved": moved_pot / owned_pot if owned_pot > 0 else 0.0,
+        "within_bounds": res.within_bounds, "max_deviation_before": dev_before,
+        "max_deviation_after": dev_after,
+    }
+    if "distance_after_km" in re:
+        summary["distance_before_km"] = float(np.nansum(re.distance_before_km))
+        summary["distance_after_km"] = float(re.distance_after_km.sum())
+    return AccountAlignment(reassignment=re, reps=reps, result=res, summary=summary)
+
+
+def _pair_km(problem: AlignmentProblem, rep_index: np.ndarray) -> np.ndarray:
+    """Distance of every unit to the rep at ``rep_index`` (km)."""
+    out = np.empty(problem.n_units)
+    for r in np.unique(rep_index):
+        mask = rep_index == r
+        out[mask] = problem.distance_block(np.flatnonzero(mask), np.array([r]))[0]
+    return out

@@ -1,0 +1,2 @@
+"""The ``potential`` stage (:mod:`.stage`), its matrix, bands and markets (:mod:`.matrix`),
+and its evaluation (:mod:`.evaluate`)."""

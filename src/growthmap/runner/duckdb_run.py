@@ -1,0 +1,73 @@
+"""``growthmap run``: resolve the as-of date, run every stage, write a snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from growthmap.config import Config
+from growthmap.errors import WorkspaceError
+from growthmap.runner.pipeline import Progress, RunContext, run_stages
+from growthmap.runner.snapshot import OutputSpill, SnapshotWriter
+from growthmap.workspace import Workspace
+
+__all__ = ["RunResult", "default_as_of", "run"]
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the snapshot id and the outputs it wrote."""
+
+    snapshot_id: int | None
+    as_of: dt.date
+    outputs: dict[str, pa.Table]
+    evaluations: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def default_as_of(ws: Workspace) -> dt.date:
+    """The latest transaction date: the natural as-of when the config gives none."""
+    for t in ("transactions",):
+        if not ws.has_table(t):
+            raise WorkspaceError("the workspace has no transactions",
+                                 hint="load them with `growthmap load transactions FILE`")
+    (last,) = ws.con.execute("SELECT max(date) FROM main.transactions").fetchone()
+    if last is None:
+        raise WorkspaceError("the transactions table is empty",
+                             hint="load transactions with at least one valid row")
+    return last
+
+
+def run(
+    ws: Workspace,
+    config: Config | None = None,
+    *,
+    as_of: dt.date | None = None,
+    only: list[str] | None = None,
+    write: bool = True,
+    label: str | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run the pipeline on a workspace and (by default) write the snapshot.
+
+    Outputs are written to the new snapshot as the stages publish them (in a thread, in a
+    transaction of their own) and committed only when every stage has succeeded, so a
+    failure leaves the workspace exactly as it was.
+    """
+    config = config or Config()
+    for t in ("accounts", "transactions"):
+        ws.table(t)  # clear error when a required table is missing
+    as_of = as_of or config.run.as_of or default_as_of(ws)
+    ctx = RunContext(config=config, as_of=as_of, source=ws, progress=progress)
+    if not write:
+        run_stages(ctx, only=only)
+        return RunResult(None, as_of, ctx.outputs, ctx.evaluations, ctx.notes)
+    # outputs are written while the later stages run; nothing is visible before commit
+    with SnapshotWriter(ws, OutputSpill()).attach(ctx) as writer:
+        run_stages(ctx, only=only)
+        sid = writer.commit(as_of=as_of, config=config, outputs=ctx.outputs,
+                            evaluations=ctx.evaluations, notes=ctx.notes, label=label)
+    return RunResult(sid, as_of, ctx.outputs, ctx.evaluations, ctx.notes)

@@ -1,0 +1,1 @@
+"""The ``segments`` stage (:mod:`.stage`), its criteria and its plain-word reasons."""

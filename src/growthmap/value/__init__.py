@@ -1,0 +1,1 @@
+"""The ``value`` stage: current value per account and family, tiers, concentration."""
