@@ -74,6 +74,24 @@ class PotentialConfig(Section):
         50, ge=5,
         description="Fewest account x family cells with both a vendor and a model figure "
         "needed to calibrate (per family; fewer use the pooled level, none at all below).")
+    best_share: float = Field(
+        0.5, gt=0.0, le=1.0,
+        description="Without vendor figures to calibrate to, the level of a wallet is an "
+        "assumption: the share of its wallet that a best-penetrated buyer (the quantile "
+        "of spend above) gives us. The model's figures are divided by it, and outputs "
+        "say so. 0.5: the best buyers give us about half of what they spend on the "
+        "family.")
+    best_share_range: list[float] = Field(
+        [0.33, 0.75],
+        description="How uncertain best_share is: the range it lies in four times out of "
+        "five. Without vendor figures every interval is widened by it (account totals "
+        "fully, since the level is common to all accounts).")
+    graded_relevance: bool = Field(
+        True,
+        description="Weigh a family's model potential by how likely the account needs "
+        "the family at all: the share of similar accounts (industry x size band) that "
+        "buy it, against the families' top groups. Cells the account buys, and vendor "
+        "figures, keep their full wallet.")
     cap: float = Field(
         1.0, gt=0.0, le=1.0,
         description="Largest share of an account's wallet one supplier can win; potential "
@@ -175,6 +193,11 @@ class PotentialConfig(Section):
         True,
         description="Run the temporal backtest (estimate 12 months before as-of, measure the "
         "growth since) in every run and store it in the snapshot's evaluation.")
+    backtest_min_history_months: int = Field(
+        6, ge=1, le=60,
+        description="The backtest estimates 12 months before as-of from the history before "
+        "then; with less history than this before that date (the first transaction) it "
+        "is skipped, and the run says why.")
     backtest_max_accounts: int | None = Field(
         100_000, ge=100,
         description="The backtest estimates and measures on at most this many accounts: "
@@ -193,6 +216,13 @@ class PotentialConfig(Section):
         _increasing(v, "quantiles", "[0.5, 0.9]")
         if not all(0 < q < 1 for q in v):
             raise ValueError("band quantiles lie strictly between 0 and 1, e.g. [0.5, 0.9]")
+        return v
+
+    @field_validator("best_share_range")
+    @classmethod
+    def _share_range(cls, v: list[float]) -> list[float]:
+        if len(v) != 2 or not 0 < v[0] < v[1] <= 1:
+            raise ValueError("give two increasing shares between 0 and 1, e.g. [0.33, 0.75]")
         return v
 
     @field_validator("size_band_edges")

@@ -120,6 +120,16 @@ def truth_evaluation(potential: pd.DataFrame, account: pd.DataFrame, wallet: pd.
         c = cells if name == "all" else cells[cells["status"] == sel]
         out["account"][name] = _block(a, "wallet")
         out["account_family"][name] = _block(c, "wallet")
+    if "baseline" in cells.columns:  # the naive peer percentile on the same rows
+        base_t = cells.groupby("account_id")["baseline"].sum()
+        out["baseline"] = {}
+        for name, sel in (("all", slice(None)), ("customers", "customer"),
+                          ("prospects", "prospect")):
+            a = acc if name == "all" else acc[acc["status"] == sel]
+            c = cells if name == "all" else cells[cells["status"] == sel]
+            out["baseline"][name] = {
+                "account": spearman(a["account_id"].map(base_t), a["wallet"]),
+                "account_family": spearman(c["baseline"], c["wallet"])}
     out["account_family_by_method"] = {
         m: _block(g, "wallet") for m, g in cells.groupby("method") if m != "not_relevant"}
     rel = cells[cells["method"] == "not_relevant"]
@@ -232,6 +242,7 @@ def backtest(source: Any, config: Config, as_of: dt.date,
     known = None if now is None else now.arrow("account_value")["account_id"]
     sample = backtest_sample(source, cfg.potential.backtest_max_accounts, seed, known)
     src = source if sample is None else SampledSource(source, sample)
+    _check_history(source, t, cfg.potential.backtest_min_history_months)
     then = run_stages(RunContext(config=cfg, as_of=t, source=src), only=["value"])
     w = compute_wallets(then, explain=False)
     cur_t = w.current.sum(axis=1)
@@ -256,9 +267,76 @@ def backtest(source: Any, config: Config, as_of: dt.date,
         "customers": growth_lift(acc_ws[cust], growth[cust]),
         "prospects": growth_lift(acc_ws[pros], growth[pros]),
     }
+    fam_now = np.nan_to_num(fam_now)
+    out.update(_against_baseline(w, rev_now, fam_now, growth, seed))
     if sample is not None:
         out["sampled_accounts"] = len(sample)
     return out
+
+
+#: Blends of model and baseline the backtest tries when the model does not beat it.
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
+
+
+def _against_baseline(w: Any, rev_now: np.ndarray, fam_now: np.ndarray,
+                      growth: np.ndarray, seed: int) -> dict[str, Any]:
+    """Model against the naive peer percentile on the backtest's rows, and what to publish.
+
+    A wallet is judged by how well it ranks what the accounts then spent: Spearman of
+    the potential at T with the spend of the 12 months after T, per account and per
+    account x family (zeros included: a wallet the account never uses should rank
+    low), with a bootstrap interval of the difference.  Whitespace against growth is
+    shown too.  Where the model's account Spearman is below the baseline's, the blend
+    (geometric, model weight in :data:`BLEND_WEIGHTS`; 0 = the baseline) that ranks the
+    spend best is published instead.
+    """
+    from growthmap.models.potential._baseline import blend, rank_spearman_diff
+
+    need = np.ones_like(w.potential) if w.need is None else w.need.astype(float)
+    wallet = np.where(need > 0, w.potential / np.maximum(need, 1e-9), 0.0)
+    base = np.maximum(w.baseline, w.current)
+    base_ws = np.maximum(base - w.current, 0.0)
+    acc = rank_spearman_diff(w.potential.sum(axis=1), base.sum(axis=1), rev_now, seed=seed)
+    cell = rank_spearman_diff(w.potential.ravel(), base.ravel(), fam_now.ravel(),
+                              n_boot=100, seed=seed)
+    ws = rank_spearman_diff(w.whitespace.sum(axis=1), base_ws.sum(axis=1), growth,
+                            seed=seed)
+    weight, tried = 1.0, {}
+    if acc["model"] is not None and acc["baseline"] is not None \
+            and acc["model"] < acc["baseline"]:
+        for a in BLEND_WEIGHTS:
+            pot = np.maximum(blend(wallet, base, a) * need, w.current)
+            tried[str(a)] = spearman(pot.sum(axis=1), rev_now)
+        weight = max((v if v is not None else -2.0, float(a)) for a, v in tried.items())[1]
+    return {"baseline": {"method": "peer percentile (industry, employees^0.85)",
+                         "label": "spend in the 12 months after the estimate",
+                         "account": acc, "account_family": cell,
+                         "whitespace_vs_growth": ws},
+            "published": {"model_weight": weight, "blends_tried": tried,
+                          "what": "model" if weight >= 1 else
+                          "baseline" if weight <= 0 else "blend"}}
+
+
+def _check_history(source: Any, t: dt.date, min_months: int) -> None:
+    """Raise when the history before ``t`` is shorter than ``min_months``."""
+    tx = source.maybe_table("transactions")
+    if tx is None:
+        return
+    backend = getattr(source, "backend", None)
+    expr = tx.aggregate(first=tx.date.min())
+    first = (expr.to_pyarrow() if backend is None else backend.to_pyarrow(expr))
+    first = first["first"][0].as_py()
+    if first is None:
+        return
+    if isinstance(first, dt.datetime):
+        first = first.date()
+    need = t - relativedelta(months=min_months)
+    if first > need:
+        days = max((t - first).days, 0)
+        raise WorkspaceError(
+            f"the backtest estimates as of {t} and the history before then is {days} days "
+            f"(transactions start {first}); it needs at least {min_months} months",
+            hint="load more history, or lower potential.backtest_min_history_months")
 
 
 def _by_account(t: pa.Table, ids: pa.Array, value: str) -> np.ndarray:
@@ -301,7 +379,7 @@ def stage_backtest(ctx: RunContext) -> dict[str, Any] | None:
         out = backtest(ctx.source, ctx.config, ctx.as_of, now=ctx)
     except WorkspaceError as exc:
         ctx.note(f"potential backtest skipped: {exc.message}")
-        return None
+        return {"skipped": exc.message}
     pa.default_memory_pool().release_unused()
     return out
 
@@ -317,6 +395,8 @@ def stage_evaluation(ctx: RunContext, res: PotentialResult, th: Thresholds,
     if wallet is not None or nxt is not None:
         cells = res.potential.select(["account_id", "family", "current", "potential", "low",
                                       "high", "whitespace", "method"]).to_pandas()
+        if res.baseline is not None:
+            cells["baseline"] = res.baseline.ravel()
         if wallet is not None:
             out["truth"] = truth_evaluation(cells, res.account, wallet, cfg.interval)
         if nxt is not None:
@@ -324,6 +404,10 @@ def stage_evaluation(ctx: RunContext, res: PotentialResult, th: Thresholds,
         del cells
     if backtest_result is not None:
         out["backtest"] = backtest_result
+        if "published" in backtest_result:
+            out["published"] = backtest_result["published"]
+    if "level" in res.info:
+        out["level"] = res.info["level"]
     return json.loads(json.dumps(out, default=str))
 
 
@@ -363,8 +447,12 @@ def evaluate_snapshot(ws: Workspace, snapshot: int | str | None = "latest", *,
         out["truth_next_year"] = next_year_evaluation(pot, acc, nxt)
     if backtest_run:
         out["backtest"] = backtest(ws, config, info["as_of"])
-    if "truth" not in out and "backtest" not in out:
-        stored = json.loads(info["evaluations"] or "{}").get("potential", {})
-        if "backtest" in stored:
-            out["backtest"] = stored["backtest"]
+    stored = json.loads(info["evaluations"] or "{}").get("potential", {})
+    if "truth" not in out and "backtest" not in out and "backtest" in stored:
+        out["backtest"] = stored["backtest"]
+    for key in ("published", "level"):  # what the run decided, as it stored it
+        if key in stored:
+            out[key] = stored[key]
+    if "truth" in out and "baseline" in stored.get("truth", {}):
+        out["truth"]["baseline"] = stored["truth"]["baseline"]
     return out

@@ -39,6 +39,7 @@ from growthmap.models.potential import (
     relevance,
     split_competitor_cells,
 )
+from growthmap.models.potential._baseline import blend, need_share, peer_percentile
 from growthmap.models.potential._cells import (
     METHODS,
     CellText,
@@ -47,6 +48,14 @@ from growthmap.models.potential._cells import (
     drivers_column,
 )
 from growthmap.models.potential._estimate import BASE_FEATURES, WalletEstimate, estimate_wallets
+from growthmap.models.potential._level import (
+    ASSUMED_CORRELATION,
+    account_log_bounds,
+    cell_sd,
+    level_sd,
+    mixture_bounds,
+    z_of,
+)
 from growthmap.potential.matrix import account_bands, headline, markets, matrix, resolve_thresholds
 from growthmap.runner.pipeline import RunContext, register_stage
 
@@ -76,7 +85,10 @@ class Wallets:
 
     ``vendor_ratio`` is vendor / model - 1 where a cell's potential is the vendor's
     figure (NaN elsewhere), ``vendor_source`` the code of its source in
-    ``vendor_names``; both ``None`` without vendor figures."""
+    ``vendor_names``; both ``None`` without vendor figures.  ``baseline`` is the naive
+    peer percentile at the published level; ``sd_up`` / ``sd_down`` / ``need`` /
+    ``level_sd`` describe each cell's wallet for the interval of account totals
+    (``None`` when no interval was asked for)."""
 
     ids: pa.Array
     families: list[str]
@@ -93,6 +105,11 @@ class Wallets:
     vendor_names: list[str]
     estimate: WalletEstimate | None
     info: dict[str, Any]
+    baseline: np.ndarray | None = None
+    sd_up: np.ndarray | None = None
+    sd_down: np.ndarray | None = None
+    need: np.ndarray | None = None
+    level_sd: float = 0.0
 
     @property
     def whitespace(self) -> np.ndarray:
@@ -107,6 +124,7 @@ class PotentialResult:
     account: pd.DataFrame
     competitor: pa.Table
     info: dict[str, Any]
+    baseline: np.ndarray | None = None  # (accounts x families) naive peer percentile
 
 
 def _families(ctx: RunContext, afv: pa.Table) -> list[str]:
@@ -229,11 +247,15 @@ def _interval_from_vendor(vendor: Vendor | None, cfg: PotentialConfig) -> bool:
     return int((np.isfinite(v) & (v > 0)).sum()) >= cfg.calibration_min_cells
 
 
-def compute_wallets(ctx: RunContext, *, explain: bool = True) -> Wallets:
+def compute_wallets(ctx: RunContext, *, explain: bool = True,
+                    model_weight: float = 1.0) -> Wallets:
     """Every account's potential per family, as arrays (see the module doc).
 
     ``explain=False`` gives the figures alone: no drivers, no peer groups, and no
     interval (``low`` and ``high`` are the potential) -- what the backtest needs.
+    ``model_weight`` < 1 publishes a geometric blend of the model with the naive peer
+    percentile (0: the baseline alone), as the backtest chose when the model did not
+    beat it.
     """
     cfg = ctx.config.potential
     seed = cfg.seed if cfg.seed is not None else ctx.config.run.seed
@@ -253,22 +275,60 @@ def compute_wallets(ctx: RunContext, *, explain: bool = True) -> Wallets:
         ctx.note("no external_potential table: potential comes from the model alone")
     from_vendor = _interval_from_vendor(vendor, cfg)
     ctx.step("potential: models")
-    est = estimate_wallets(feats, current, families, cfg, seed, folds,
-                           interval=explain and not from_vendor, explain=explain)
+    industry = (feats["industry"] if "industry" in feats.columns
+                else pd.Series([None] * len(ids), dtype=object))
+    size = feats["employees"] if "employees" in feats.columns else feats.get(cfg.size_driver)
+    size = (np.full(len(ids), np.nan) if size is None
+            else pd.to_numeric(size, errors="coerce").to_numpy(dtype=float))
+    base = peer_percentile(size, industry, current, cfg.quantile)
+
+    def estimate(interval: bool) -> WalletEstimate:
+        e = estimate_wallets(feats, current, families, cfg, seed, folds,
+                             interval=interval, explain=explain)
+        if model_weight < 1.0:
+            _blend_into(e, base, model_weight)
+        return e
+
+    est = estimate(explain and not from_vendor)
     info: dict[str, Any] = {"families": est.info}
+    if model_weight < 1.0:
+        info["published"] = {"model_weight": model_weight}
     low, pot, high, family_sum = _calibrate(est, vendor, current, families, cfg, info)
     if explain and low is None:  # the calibration could not be made after all (rare)
-        est = estimate_wallets(feats, current, families, cfg, seed, folds, interval=True)
+        est = estimate(True)
         low, pot, high = est.low, est.potential, est.high
     if low is None or high is None:
         low = high = pot
+    l_sd = 0.0
+    if family_sum is None:  # no calibration: the level is the stated assumption
+        share = cfg.best_share
+        l_sd = level_sd(cfg.best_share_range, cfg.interval)
+        low, pot, high, base = (a / share for a in (low, pot, high, base))
+        info["level"] = {"best_share": share, "best_share_range": cfg.best_share_range,
+                         "log_sd": round(l_sd, 4)}
     model_pot = pot
-    industry = (feats["industry"] if "industry" in feats.columns
-                else pd.Series([None] * len(ids), dtype=object))
     rel = relevance(industry, ever, families, min_buyers=cfg.relevance_min_buyers,
                     always=cfg.always_relevant, never=cfg.never_relevant,
                     vendor=None if vendor is None else np.isfinite(vendor.potential))
     del ever
+    need = up = down = None
+    if explain:
+        up, down = cell_sd(pot, low, high, cfg.interval)
+        if l_sd > 0:
+            up, down = (np.sqrt(x**2 + np.float32(l_sd**2)) for x in (up, down))
+    if cfg.graded_relevance:
+        need = need_share(_need_groups(industry, size), current > 0,
+                          current.sum(axis=1) > 0).astype(np.float32)
+        if up is not None and down is not None:
+            low, pot, high = mixture_bounds(pot, up, down, need, cfg.interval)
+        else:
+            pot = pot * need
+            low = high = pot
+        info["graded_relevance"] = {"mean_need_of_cells_not_bought": _r4(
+            need[current <= 0].mean()) if (current <= 0).any() else None}
+    elif up is not None and l_sd > 0:  # widen by the level's uncertainty
+        z = z_of(cfg.interval)
+        low, high = pot * np.exp(-z * down), pot * np.exp(z * up)
     external = None if vendor is None else (vendor.low, vendor.potential, vendor.high)
     low, pot, high, used = combine((low, pot, high), external, current, rule=cfg.combine,
                                    cap=cfg.cap, relevant=rel)
@@ -285,10 +345,40 @@ def compute_wallets(ctx: RunContext, *, explain: bool = True) -> Wallets:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(used, vendor.potential / model_pot - 1, np.nan)
         source = vendor.source
+    if need is not None:
+        need[used | (current > 0)] = 1.0
     est.potential = est.low = est.high = None  # type: ignore[assignment]
-    return Wallets(ids, families, status, current, low, pot, high, method,
-                   est.low_confidence & ~used, family_sum, ratio, source,
-                   [] if vendor is None else vendor.names, est, info)
+    w = Wallets(ids, families, status, current, low, pot, high, method,
+                est.low_confidence & ~used, family_sum, ratio, source,
+                [] if vendor is None else vendor.names, est, info)
+    w.baseline, w.sd_up, w.sd_down, w.need, w.level_sd = base, up, down, need, l_sd
+    return w
+
+
+def _r4(x: float) -> float:
+    return round(float(x), 4)
+
+
+def _need_groups(industry: pd.Series, size: np.ndarray) -> np.ndarray:
+    """Similar accounts for graded relevance: industry x size quartile (-1: no industry)."""
+    codes, _ = pd.factorize(pd.Series(industry).astype(object))
+    ok = np.isfinite(size)
+    band = np.full(len(size), 4, dtype=np.int64)
+    if ok.sum() >= 4:
+        edges = np.quantile(size[ok], [0.25, 0.5, 0.75])
+        band[ok] = np.searchsorted(edges, size[ok], side="right")
+    return np.where(codes >= 0, codes * 5 + band, -1)
+
+
+def _blend_into(est: WalletEstimate, base: np.ndarray, weight: float) -> None:
+    """Replace the model's wallets by their blend with the baseline; bounds follow."""
+    new = blend(est.potential, base, weight)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(est.potential > 0, new / est.potential, 1.0)
+    if est.low is not None and est.high is not None:
+        est.low = np.where(est.potential > 0, est.low * ratio, new)
+        est.high = np.where(est.potential > 0, est.high * ratio, new)
+    est.potential = new
 
 
 def _calibrate(est: WalletEstimate, vendor: Vendor | None, current: np.ndarray,
@@ -320,12 +410,12 @@ def _calibrate(est: WalletEstimate, vendor: Vendor | None, current: np.ndarray,
     return low, pot, high, fam_sum
 
 
-def compute_potential(ctx: RunContext) -> PotentialResult:
+def compute_potential(ctx: RunContext, model_weight: float = 1.0) -> PotentialResult:
     """Every account's potential per family and in total, as the stage's tables.
 
     The drivers, the largest column, are written first, and the arrays they are
     written from let go before the other columns are built (a lower peak of memory)."""
-    w = compute_wallets(ctx)
+    w = compute_wallets(ctx, model_weight=model_weight)
     est, w.estimate = w.estimate, None
     assert est is not None
     n_jobs = ctx.config.potential.n_jobs
@@ -336,7 +426,7 @@ def compute_potential(ctx: RunContext) -> PotentialResult:
     w.vendor_ratio = w.vendor_source = None
     ws = w.whitespace
     held, comp_rows = _competitors(ctx, w, ws)
-    acc = _account_totals(w)
+    acc = _account_totals(w, ctx.config.potential.interval)
     with np.errstate(divide="ignore", invalid="ignore"):
         sow = np.where(w.potential > 0, w.current / w.potential, np.nan)
     numbers = {"current": w.current, "potential": w.potential, "low": w.low,
@@ -344,7 +434,7 @@ def compute_potential(ctx: RunContext) -> PotentialResult:
                "whitespace_competitor": held, "share_of_wallet": sow}
     p = cell_table(w.ids, w.families, numbers, {"low_confidence": w.low_confidence},
                    w.method, groups, drivers, POTENTIAL_COLUMNS)
-    return PotentialResult(p, acc, comp_rows, w.info)
+    return PotentialResult(p, acc, comp_rows, w.info, w.baseline)
 
 
 def _competitors(ctx: RunContext, w: Wallets, ws: np.ndarray
@@ -380,15 +470,21 @@ def _sorted_codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     return np.where(idx >= 0, rank[np.maximum(idx, 0)], -1), sorted(names)
 
 
-def _account_totals(w: Wallets) -> pd.DataFrame:
+def _account_totals(w: Wallets, interval: float) -> pd.DataFrame:
     """Per account: sums over families, and an interval for the total.
 
     With a ``family_sum`` the interval is that of a sum of the families' wallets, model
     cells correlated as measured, vendor cells independent."""
     cur_t, pot_t = w.current.sum(axis=1), w.potential.sum(axis=1)
-    if w.family_sum is not None:
+    if w.sd_up is not None and w.sd_down is not None:
         vendor = w.method == METHODS.index("external")
-        lo, hi = w.family_sum.log_bounds(w.potential, w.low, w.high, independent=vendor)
+        up, down = cell_sd(w.potential, w.low, w.high, interval)
+        # model cells: the wallet's own spread (before the mixture of need)
+        up, down = (np.where(vendor, a, b) for a, b in ((up, w.sd_up), (down, w.sd_down)))
+        rho = (w.family_sum.correlation if w.family_sum is not None
+               else ASSUMED_CORRELATION)
+        lo, hi = account_log_bounds(w.potential, up, down, w.need, ~vendor, rho,
+                                    w.level_sd, interval)
         low_t = np.minimum(np.maximum(pot_t * np.exp(lo), cur_t), pot_t)
         high_t = pot_t * np.exp(hi)
     else:  # the families' bounds added up: wide, since families rarely all err alike
@@ -422,7 +518,14 @@ def stage(ctx: RunContext) -> None:
 
     cfg = ctx.config.potential
     backtest = stage_backtest(ctx)
-    res = compute_potential(ctx)
+    weight = float((backtest or {}).get("published", {}).get("model_weight", 1.0))
+    if weight < 1.0:
+        bt = backtest["baseline"]["account"]  # type: ignore[index]
+        what = "the baseline" if weight <= 0 else f"a blend ({weight:.0%} model)"
+        ctx.note(f"potential: the model did not beat the naive peer percentile in the "
+                 f"backtest (Spearman with the next 12 months' spend {bt['model']:.3f} vs "
+                 f"{bt['baseline']:.3f}), so the run publishes {what}")
+    res = compute_potential(ctx, weight)
     # keep what the run keeps (it may move large outputs out of memory), not our copies
     res.potential = ctx.put("potential", res.potential)
     res.competitor = ctx.put("whitespace_competitor", res.competitor)
@@ -441,4 +544,5 @@ def stage(ctx: RunContext) -> None:
     ctx.put("markets", markets(bt, th, icp, cfg.obtainable_min_fit))
     sentence = headline(bt, th, backend)
     ctx.evaluations["potential"] = stage_evaluation(ctx, res, th, sentence, backtest)
+    res.baseline = None
     pa.default_memory_pool().release_unused()
