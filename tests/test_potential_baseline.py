@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm, spearmanr
 
+from growthmap.cli._common import console
+from growthmap.cli._potential import print_potential_evaluation
 from growthmap.config import Config
 from growthmap.demo import DEMO_AS_OF, build_demo_workspace
 from growthmap.models.potential._baseline import (
@@ -22,6 +24,7 @@ from growthmap.models.potential._baseline import (
     rank_spearman_diff,
 )
 from growthmap.models.potential._level import account_log_bounds, level_sd, mixture_bounds
+from growthmap.potential.evaluate import evaluate_snapshot
 from growthmap.runner.duckdb_run import run
 
 
@@ -177,6 +180,13 @@ def test_a_model_that_does_not_beat_the_baseline_is_not_published(static_ws) -> 
     assert ev["published"]["what"] in ("baseline", "blend")
     assert any("did not beat the naive peer percentile" in n and "publishes" in n
                for n in res.notes)
+    # growthmap evaluate potential prints model vs baseline and what was published
+    with console.capture() as cap:
+        print_potential_evaluation(evaluate_snapshot(static_ws, res.snapshot_id))
+    text = " ".join(cap.get().split())
+    assert "model vs peer percentile" in text and "Spearman with spend in the 12" in text
+    assert f"published: the {ev['published']['what']}" in text
+    assert "wallets assume the best-penetrated buyers give us 50%" in text
 
 
 def test_backtest_with_too_little_history_is_skipped_and_says_why(static_ws) -> None:

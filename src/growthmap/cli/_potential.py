@@ -47,6 +47,7 @@ def print_potential_evaluation(ev: dict[str, Any]) -> None:
                           _fmt(m.get("share_of_positive_growth_in_top"), True),
                           _fmt(m["spearman"]))
         console.print(t)
+    _print_baseline(ev, title)
     if not truth and not ev.get("backtest"):
         console.print("no ground truth in this workspace and no backtest stored: "
                       "run with --backtest")
@@ -72,3 +73,41 @@ def register(app: typer.Typer) -> None:
         with open_workspace(ctx, read_only=True) as ws, progress("evaluating potential"):
             ev = evaluate_snapshot(ws, snapshot, backtest_run=backtest, config=config)
         print_potential_evaluation(ev)
+
+
+def _print_baseline(ev: dict[str, Any], title: str) -> None:
+    """Model against the naive peer percentile: truth, backtest, and what was published."""
+    base = (ev.get("truth") or {}).get("baseline")
+    if base:
+        t = Table("accounts", "level", "model", "baseline",
+                  title=f"{title}: Spearman with the true wallets, model vs peer percentile")
+        for who, m in base.items():
+            for level in ("account", "account_family"):
+                t.add_row(who, level.replace("_", " x "),
+                          _fmt(ev["truth"][level][who]["spearman"]), _fmt(m[level]))
+        console.print(t)
+    bt = (ev.get("backtest") or {}).get("baseline")
+    if bt:
+        t = Table("level", "n", "model", "baseline", "difference", "90% interval",
+                  title=f"{title}: backtest, Spearman with {bt.get('label', 'the outcome')}")
+        for level in ("account", "account_family", "whitespace_vs_growth"):
+            m = bt.get(level) or {}
+            if m.get("difference") is None:
+                continue
+            t.add_row(level.replace("_", " "), _fmt(m["n"]), _fmt(m["model"]),
+                      _fmt(m["baseline"]), f"{m['difference']:+.3f}",
+                      f"[{m['low']:+.3f}, {m['high']:+.3f}]")
+        console.print(t)
+    skipped = (ev.get("backtest") or {}).get("skipped")
+    if skipped:
+        console.print(f"backtest skipped: {skipped}")
+    pub = ev.get("published")
+    if pub and pub.get("what") != "model":
+        console.print(f"published: the {pub['what']} (model weight {pub['model_weight']}), "
+                      "because the model did not beat the peer percentile in the backtest")
+    level = ev.get("level")
+    if level:
+        lo, hi = level["best_share_range"]
+        console.print(f"level: no vendor figures, so wallets assume the best-penetrated "
+                      f"buyers give us {level['best_share']:.0%} of theirs (80% range "
+                      f"{lo:.0%}-{hi:.0%}), and the intervals carry that uncertainty")

@@ -448,7 +448,7 @@ def evaluate_snapshot(ws: Workspace, snapshot: int | str | None = "latest", *,
     if backtest_run:
         out["backtest"] = backtest(ws, config, info["as_of"])
     stored = json.loads(info["evaluations"] or "{}").get("potential", {})
-    if "truth" not in out and "backtest" not in out and "backtest" in stored:
+    if "backtest" not in out and "backtest" in stored:  # what the run measured
         out["backtest"] = stored["backtest"]
     for key in ("published", "level"):  # what the run decided, as it stored it
         if key in stored:
