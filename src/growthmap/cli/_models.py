@@ -62,8 +62,51 @@ def print_evaluation(result: Any) -> None:
                 c.add_row(f"{r['lower']:.1f}-{r['upper']:.1f}", str(r["n"]),
                           f"{r['mean_predicted']:.3f}", f"{r['observed_rate']:.3f}")
             console.print(c)
+        print_comparison(ev, result.model)
     for s in result.sentences:
         console.print(f"• {s}")
+
+
+def _auc(a: dict[str, Any] | None) -> str:
+    if not a or a.get("auc") is None:
+        return "-"
+    ci = f" [{a['lo']:.3f}, {a['hi']:.3f}]" if a.get("lo") is not None else ""
+    return f"{a['auc']:.3f}{ci}"
+
+
+def _diff(d: dict[str, Any] | None) -> str:
+    if not d:
+        return "-"
+    ci = f" [{d['lo']:+.3f}, {d['hi']:+.3f}]" if d.get("lo") is not None else ""
+    return f"{d['diff']:+.3f}{ci}"
+
+
+def print_comparison(ev: dict[str, Any], model: str) -> None:
+    """Model vs baselines per decision label: AUC with 90% intervals, and the difference."""
+    from growthmap.scores.evaluate import baseline_name
+
+    blocks = [("", ev.get("comparison") or {})]
+    if (ev.get("per_family") or {}).get("comparison"):
+        blocks.append(("per family: ", ev["per_family"]["comparison"]))
+    for prefix, comp in blocks:
+        labels = comp.get("labels") or {}
+        if not labels:
+            continue
+        t = Table(title=f"{model}, {prefix}model vs baselines ({comp.get('source')}; "
+                  "ROC AUC, 90% bootstrap interval)")
+        for col in ("label", "rows", "positives", "score", "AUC", "model minus it"):
+            t.add_column(col, justify="left" if col in ("label", "score") else "right")
+        for name in ("own", *sorted(k for k in labels if k != "own")):
+            lab = labels.get(name)
+            if not lab:
+                continue
+            for k, (score, a) in enumerate(lab["auc"].items()):
+                words = "model" if score == "model" else baseline_name(score).removeprefix(
+                    "the ")
+                t.add_row(name if k == 0 else "", str(lab["n"]) if k == 0 else "",
+                          str(lab["positives"]) if k == 0 else "", words, _auc(a),
+                          _diff((lab.get("vs") or {}).get(score)))
+        console.print(t)
 
 
 def _command(model: str, doc: str) -> Any:
