@@ -27,7 +27,7 @@ def _fmt(v: Any) -> str:
 
 
 def print_evaluation(result: Any) -> None:
-    """Render a :class:`~growthmap.scores.stage.ModelEvaluation` as rich tables."""
+    """Render a :class:`~growthmap.scoring.ModelEvaluation` as rich tables."""
     ev, title = result.evaluation, f"{result.model} — snapshot {result.snapshot_id}, " \
         f"as of {result.as_of}"
     if result.model == "icp":
@@ -70,42 +70,41 @@ def print_evaluation(result: Any) -> None:
 def _auc(a: dict[str, Any] | None) -> str:
     if not a or a.get("auc") is None:
         return "-"
-    ci = f" [{a['lo']:.3f}, {a['hi']:.3f}]" if a.get("lo") is not None else ""
+    ci = f" [{a['lo']:.2f}, {a['hi']:.2f}]" if a.get("lo") is not None else ""
     return f"{a['auc']:.3f}{ci}"
 
 
 def _diff(d: dict[str, Any] | None) -> str:
     if not d:
         return "-"
-    ci = f" [{d['lo']:+.3f}, {d['hi']:+.3f}]" if d.get("lo") is not None else ""
+    ci = f" [{d['lo']:+.2f}, {d['hi']:+.2f}]" if d.get("lo") is not None else ""
     return f"{d['diff']:+.3f}{ci}"
 
 
 def print_comparison(ev: dict[str, Any], model: str) -> None:
-    """Model vs baselines per decision label: AUC with 90% intervals, and the difference."""
-    from growthmap.scores.evaluate import baseline_name
-
+    """Model vs baselines per decision label: AUC with 90% intervals, and the difference
+    (``rfm`` = the recency / frequency / monetary rank; other names are account columns).
+    Under each label: its rows and positives."""
     blocks = [("", ev.get("comparison") or {})]
     if (ev.get("per_family") or {}).get("comparison"):
-        blocks.append(("per family: ", ev["per_family"]["comparison"]))
+        blocks.append(("per family, ", ev["per_family"]["comparison"]))
     for prefix, comp in blocks:
         labels = comp.get("labels") or {}
         if not labels:
             continue
         t = Table(title=f"{model}, {prefix}model vs baselines ({comp.get('source')}; "
-                  "ROC AUC, 90% bootstrap interval)")
-        for col in ("label", "rows", "positives", "score", "AUC", "model minus it"):
-            t.add_column(col, justify="left" if col in ("label", "score") else "right")
+                  "ROC AUC, 90% interval)")
+        for col in ("label (n / pos.)", "score", "AUC", "model minus it"):
+            t.add_column(col, justify="left" if col != "AUC" and "minus" not in col
+                         else "right", no_wrap=True)
         for name in ("own", *sorted(k for k in labels if k != "own")):
             lab = labels.get(name)
             if not lab:
                 continue
             for k, (score, a) in enumerate(lab["auc"].items()):
-                words = "model" if score == "model" else baseline_name(score).removeprefix(
-                    "the ")
-                t.add_row(name if k == 0 else "", str(lab["n"]) if k == 0 else "",
-                          str(lab["positives"]) if k == 0 else "", words, _auc(a),
-                          _diff((lab.get("vs") or {}).get(score)))
+                first = name if k == 0 else f"{lab['n']} / {lab['positives']}" if k == 1 else ""
+                t.add_row(first, score, _auc(a), _diff((lab.get("vs") or {}).get(score)))
+            t.add_section()
         console.print(t)
 
 

@@ -9,8 +9,10 @@ its place only by ranking the decision's outcome better than that, on the same r
   purchases and of the revenue of the last 12 months; never-bought accounts rank last)
   and one column per user score named in ``[scores].baseline_columns``.  Ranks are taken
   within the rows given (one cut-off's population), so they compare across cut-offs.
-* Which way a baseline points is learned from the training rows (:func:`orient`): RFM
-  ranks buyers high and decliners low; a risk model is compared with RFM reversed.
+* A baseline points the way an analyst would use it, fixed in advance rather than
+  learned (a learned sign flips with the population: prospects, last on RFM, can hold
+  most of the first purchases): high RFM or a high user score means likely to buy, so
+  PtB is compared with them as they are and risk with them reversed (``10 - engagement``).
 * :func:`compare` measures ROC AUC of every score on the same rows with a Poisson
   bootstrap (the same weights for every score, so the differences are paired) and gives
   90% intervals of each AUC and of the model's difference from each baseline.
@@ -33,7 +35,6 @@ __all__ = [
     "baseline_frame",
     "bootstrap_auc",
     "compare",
-    "orient",
     "pct_rank",
 ]
 
@@ -75,15 +76,6 @@ def baseline_frame(x: pd.DataFrame, columns: Sequence[str] = ()) -> pd.DataFrame
         if c in x:
             out[c] = pct_rank(x[c].to_numpy(dtype=float), missing=0.5)
     return pd.DataFrame(out, index=x.index)
-
-
-def orient(y: np.ndarray, b: pd.DataFrame) -> dict[str, int]:
-    """+1 where a baseline ranks positives high on these (training) rows, -1 if low."""
-    signs = {}
-    for c in b.columns:
-        auc = roc_auc(y, b[c].to_numpy())
-        signs[c] = -1 if auc is not None and auc < 0.5 else 1
-    return signs
 
 
 def apply_signs(b: pd.DataFrame, signs: Mapping[str, int]) -> pd.DataFrame:

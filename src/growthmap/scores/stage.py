@@ -43,15 +43,7 @@ from growthmap.models.propensity import (
 from growthmap.models.risk import RiskClassifier, risk_labels, risk_population
 from growthmap.quality import not_informative_sentence
 from growthmap.runner.pipeline import RunContext, register_stage
-from growthmap.scores.baselines import RFM_COLUMNS, baseline_frame, orient
-from growthmap.scores.publish import (
-    Comparison,
-    baseline_drivers,
-    family_sublabels,
-    ptb_sublabels,
-    publish,
-    risk_sublabels,
-)
+from growthmap.scores.baselines import RFM_COLUMNS
 from growthmap.scores.batch import (
     REV_LAST,
     AccountScorer,
@@ -61,6 +53,13 @@ from growthmap.scores.batch import (
     score_accounts,
 )
 from growthmap.scores.buying_centre import buying_centre
+from growthmap.scores.compare import (
+    PTB_SEGMENTS,
+    Comparison,
+    family_sublabels,
+    ptb_sublabels,
+    risk_sublabels,
+)
 from growthmap.scores.evaluate import (  # re-exported: read back by the CLI and tests
     MODELS,
     ModelEvaluation,
@@ -78,6 +77,7 @@ from growthmap.scores.features import (
     encode,
     vocabulary,
 )
+from growthmap.scores.publish import EVER, baseline_drivers, publish
 from growthmap.value.stage import family_lines
 
 __all__ = [
@@ -281,7 +281,7 @@ def _fit_and_backtest(est: Any, data: Callable[[dt.date], Data], plan: CutoffPla
     if comparison is not None:
         if not comparison.parts:
             _out_of_fold(comparison, data, plan.final, model, x, y)
-        published = comparison.choose(orient(y, baseline_frame(x, comparison.columns)))
+        published = comparison.choose()
         evaluation["comparison"] = comparison.result(published, seed)
         evaluation["published"] = published.to_json()
     return model, evaluation
@@ -326,7 +326,8 @@ def fit_propensity(cf: CutoffFeatures, config: Config) -> tuple[PropensityClassi
     est = _estimator(PropensityClassifier, config, _categorical(cf.columns, vocab=cf.vocab))
     comp = Comparison(f"accounts that buy a family they did not buy in the last "
                       f"{s.horizon_months} months, or grow revenue by more than "
-                      f"{s.growth_threshold:.0%}", tuple(s.baseline_columns), sub)
+                      f"{s.growth_threshold:.0%}", tuple(s.baseline_columns), sub,
+                      segments=PTB_SEGMENTS)
     return _fit_and_backtest(est, data, cf.plan(), "propensity", comp, config.run.seed)
 
 
@@ -378,7 +379,7 @@ def fit_risk(cf: CutoffFeatures, config: Config) -> tuple[RiskClassifier, dict[s
 
     est = _estimator(RiskClassifier, config, _categorical(cf.columns, vocab=cf.vocab))
     comp = Comparison(f"customers whose revenue falls by at least {s.decline_threshold:.0%} "
-                      "(churn included)", tuple(s.baseline_columns), sub)
+                      "(churn included)", tuple(s.baseline_columns), sub, direction=-1)
     return _fit_and_backtest(est, data, cf.plan(), "risk", comp, config.run.seed)
 
 
@@ -391,7 +392,7 @@ def score_all(cf: CutoffFeatures, config: Config, fits: Fits) -> dict[str, pd.Da
     evaluation is completed in place (scored accounts, mean score, ...)."""
     s = config.scores
     models = {k: m for k, (m, _) in fits.items()}
-    keep = [c for c in (*RFM_COLUMNS, *s.baseline_columns) if c in cf.columns]
+    keep = [c for c in (*RFM_COLUMNS, EVER, *s.baseline_columns) if c in cf.columns]
     scorer = AccountScorer.pack(cf.vocab, cf.columns, drivers=s.drivers, keep=keep, **models)
     scores = cf.score(scorer)
     xb = pd.DataFrame({c: scores[f"x_{c}"].to_numpy() for c in keep})
@@ -399,8 +400,11 @@ def score_all(cf: CutoffFeatures, config: Config, fits: Fits) -> dict[str, pd.Da
     if "propensity" in fits:
         ev = fits["propensity"][1]
         scores["ptb"] = publish(ev, scores["ptb"].to_numpy(), xb, "Propensity to buy")
-        if ev["published"]["score"] == "baseline":
-            scores["ptb_drivers"] = baseline_drivers(ev["published"]["baseline"])
+        for seg, c in ev["published"]["segments"].items():
+            if c["score"] == "baseline":  # the drivers of a baseline: the baseline
+                rows = (scores[f"x_{EVER}"] > 0) == (seg == "customers") \
+                    if seg != "all" else slice(None)
+                scores.loc[rows, "ptb_drivers"] = baseline_drivers(c["baseline"])
         out["propensity"] = propensity_table(scores)
         p = out["propensity"]["ptb"].to_numpy()
         ev.update(_label_text(config), mean_ptb=round(float(p.mean()), 4), scored=len(p),
@@ -415,7 +419,8 @@ def score_all(cf: CutoffFeatures, config: Config, fits: Fits) -> dict[str, pd.Da
         r[pop] = publish(ev, r[pop], xb[pop].reset_index(drop=True), "Risk")
         scores["risk"] = r
         if ev["published"]["score"] == "baseline":
-            scores.loc[pop, "risk_drivers"] = baseline_drivers(ev["published"]["baseline"])
+            scores.loc[pop, "risk_drivers"] = baseline_drivers(
+                ev["published"]["segments"]["all"]["baseline"])
         out["risk"] = risk_table(scores, s.horizon_months)
         risk = out["risk"]["risk"].to_numpy()
         fits["risk"][1].update(
