@@ -18,8 +18,15 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         ctx: typer.Context,
-        accounts: Annotated[int, typer.Option(min=50, help="Number of accounts.")] = 5000,
+        accounts: Annotated[int | None, typer.Option(
+            min=50, help="Number of accounts (default: the regime's, 5000; tiny 160).",
+            show_default=False)] = None,
         seed: Annotated[int, typer.Option(help="Random seed (same seed, same world).")] = 42,
+        regime: Annotated[str, typer.Option(
+            help="The market to draw: default, static (no conversions in the history), "
+            "no-vendor, tiny, retail (many small buyers) or engagement (an engagement "
+            "column carries the signal); combine with +, e.g. static+no-vendor.")
+        ] = "default",
         to_parquet: Annotated[Path | None, typer.Option(
             "--to-parquet", help="Only stream the world to Parquet files in this folder "
             "(scales to millions of accounts), without a workspace.")] = None,
@@ -30,13 +37,17 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]growthmap demo --accounts 5000 --seed 42[/]
         Example: [bold]growthmap demo --accounts 1000000 --to-parquet world/[/]
+        Example: [bold]growthmap demo --regime static+no-vendor --accounts 2000[/]
         """
         from growthmap import demo as demo_world
 
+        reg = demo_world.resolve_regime(regime)
+        accounts = reg.n_accounts if accounts is None else accounts
         if to_parquet is not None:
             t0 = time.perf_counter()
             with progress("writing the demo world") as step:
-                files = demo_world.write_world_parquet(to_parquet, accounts, seed, progress=step)
+                files = demo_world.write_world_parquet(to_parquet, accounts, seed, progress=step,
+                                                       regime=reg)
             console.print(f"wrote {len(files)} Parquet files to {to_parquet} in "
                           f"{time.perf_counter() - t0:,.1f} s")
             for name, path in files.items():
@@ -55,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
         with progress("building the demo world") as step:
             ws = demo_world.build_demo_workspace(path, n_accounts=accounts, seed=seed,
-                                                 progress=step)
+                                                 progress=step, regime=reg)
         with ws, progress("running the pipeline") as step:
             result = run(ws, config, as_of=config.run.as_of or demo_world.DEMO_AS_OF,
                          label="demo", progress=step)

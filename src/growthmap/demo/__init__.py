@@ -14,6 +14,7 @@ from growthmap.demo._bad_rows import NULLED, QUARANTINED, expected_counts
 from growthmap.demo._build import build_demo_workspace
 from growthmap.demo._catalog import BASE_CURRENCY, DEMO_AS_OF, DEMO_START, NEXT_YEAR
 from growthmap.demo._crm import CRITERIA
+from growthmap.demo._regimes import REGIMES, Regime, resolve_regime
 from growthmap.demo._stream import (
     INPUT_TABLES,
     MAX_ACCOUNTS,
@@ -36,11 +37,14 @@ __all__ = [
     "NEXT_YEAR",
     "NULLED",
     "QUARANTINED",
+    "REGIMES",
     "TRUTH_TABLES",
     "Progress",
+    "Regime",
     "World",
     "build_demo_workspace",
     "expected_counts",
     "generate_world",
+    "resolve_regime",
     "write_world_parquet",
 ]

@@ -30,6 +30,7 @@ from growthmap.demo._crm import (
     draw_opportunities,
     draw_signals,
 )
+from growthmap.demo._regimes import Regime, resolve_regime
 from growthmap.demo._transactions import draw_history, draw_lines, draw_next_year
 from growthmap.demo._util import AS_OF_DAY, BLOCK, Stream, block_rng, dates, ids
 from growthmap.demo._world import (
@@ -84,9 +85,10 @@ _TRUTH_SCHEMAS = {
 class _Context:
     """What every block needs: the layout and the catalogue's lookup arrays."""
 
-    def __init__(self, n_accounts: int, seed: int) -> None:
+    def __init__(self, n_accounts: int, seed: int, regime: Regime) -> None:
         self.n_accounts = n_accounts
         self.seed = seed
+        self.regime = regime
         self.layout: Layout = make_layout(n_accounts, seed)
         self.products = make_products()
         self.list_price = self.products["list_price"].to_numpy()
@@ -99,12 +101,12 @@ class _Context:
 
 def _generate_block(ctx: _Context, block: int) -> dict[str, pa.Table]:
     """All rows of one block; ``truth_*`` keys hold the truth tables."""
-    seed = ctx.seed
-    acc = draw_accounts(ctx.layout, seed, block)
-    hist = draw_history(acc, block_rng(seed, block, Stream.HISTORY))
+    seed, regime = ctx.seed, ctx.regime
+    acc = draw_accounts(ctx.layout, seed, block, regime)
+    hist = draw_history(acc, block_rng(seed, block, Stream.HISTORY), regime)
     lines = draw_lines(acc, hist, ctx.list_price, ctx.product_ids,
-                       block_rng(seed, block, Stream.LINES))
-    nxt = draw_next_year(acc, hist, block_rng(seed, block, Stream.NEXT_YEAR))
+                       block_rng(seed, block, Stream.LINES), regime.lines_factor)
+    nxt = draw_next_year(acc, hist, block_rng(seed, block, Stream.NEXT_YEAR), regime.lapse_shift)
     rng_people = block_rng(seed, block, Stream.PEOPLE)
     rng_market = block_rng(seed, block, Stream.MARKET)
     out = {
@@ -118,6 +120,8 @@ def _generate_block(ctx: _Context, block: int) -> dict[str, pa.Table]:
         "signals": draw_signals(acc, hist, nxt, rng_market),
         "external_potential": draw_external_potential(acc, hist, rng_market),
     }
+    if not regime.vendor:  # drawn all the same, so the other streams stay as they are
+        out["external_potential"] = out["external_potential"].slice(0, 0)
 
     n = len(acc.number)
     account_id = acc.account_ids
@@ -199,16 +203,24 @@ class World:
     signals: pd.DataFrame
     external_potential: pd.DataFrame
     truth: dict[str, pd.DataFrame] = field(default_factory=dict)
+    regime: str = "default"
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The input tables by contract name, in load order."""
         return {name: getattr(self, name) for name in INPUT_TABLES}
 
 
-def generate_world(n_accounts: int = 5000, seed: int = 42) -> World:
-    """Generate a whole demo world in memory (comfortable up to ~100k accounts)."""
+def generate_world(n_accounts: int | None = None, seed: int = 42, *,
+                   regime: str | Regime | None = None) -> World:
+    """Generate a whole demo world in memory (comfortable up to ~100k accounts).
+
+    ``regime`` names a market that breaks one of the default world's comforts
+    (:data:`REGIMES`); ``n_accounts`` defaults to the regime's size (5,000; tiny 160).
+    """
+    reg = resolve_regime(regime)
+    n_accounts = reg.n_accounts if n_accounts is None else n_accounts
     _check(n_accounts)
-    ctx = _Context(n_accounts, seed)
+    ctx = _Context(n_accounts, seed, reg)
     parts: dict[str, list[pa.Table]] = {}
     for block in range(_blocks(n_accounts)):
         for name, t in _generate_block(ctx, block).items():
@@ -217,32 +229,37 @@ def generate_world(n_accounts: int = 5000, seed: int = 42) -> World:
     tables.update(ctx.layout_tables())
     frames = {k: _to_pandas(t) for k, t in tables.items()}
     truth = {k: frames.pop(f"truth_{k}") for k in TRUTH_TABLES}
-    return World(n_accounts=n_accounts, seed=seed, as_of=DEMO_AS_OF, truth=truth, **frames)
+    return World(n_accounts=n_accounts, seed=seed, as_of=DEMO_AS_OF, truth=truth,
+                 regime=reg.name, **frames)
 
 
 def write_world_parquet(
     out_dir: str | Path,
-    n_accounts: int = 5000,
+    n_accounts: int | None = None,
     seed: int = 42,
     chunk_accounts: int = 50_000,
     progress: Progress | None = None,
     *,
     bad_rows: bool = False,
+    regime: str | Regime | None = None,
 ) -> dict[str, Path]:
     """Stream a demo world to one Parquet file per table, chunk by chunk.
 
     Only one chunk (``chunk_accounts``, rounded up to whole blocks of 1,000 accounts) is
     held at a time, so memory stays flat whatever ``n_accounts``; each chunk becomes a
-    row group.  Returns ``{table: path}`` with truth tables as ``truth_<name>``.  With
+    row group.  Returns ``{table: path}`` with truth tables as ``truth_<name>``.
+    ``regime`` and the default size are as for :func:`generate_world`.  With
     ``bad_rows`` a handful of deliberately broken rows goes into the input files (and
     ``truth_bad_rows`` lists them) so a load shows quarantine and data quality at work.
     """
     from growthmap.demo._bad_rows import BadRowInjector
 
+    reg = resolve_regime(regime)
+    n_accounts = reg.n_accounts if n_accounts is None else n_accounts
     _check(n_accounts, chunk_accounts)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = _Context(n_accounts, seed)
+    ctx = _Context(n_accounts, seed, reg)
     injector = BadRowInjector() if bad_rows else None
     paths: dict[str, Path] = {}
     for name, t in ctx.layout_tables().items():

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from growthmap.demo._catalog import FAMILIES, SEASONALITY
+from growthmap.demo._regimes import DEFAULT, Regime
 from growthmap.demo._util import START_DAY, contract_table, dates, ids, ids2, sigmoid
 from growthmap.demo._world import PRODUCT_CUM, AccountBlock
 
@@ -70,8 +71,14 @@ def _per_account_any(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.logical_or.reduceat(mask, starts)
 
 
-def draw_history(acc: AccountBlock, rng: np.random.Generator) -> History:
-    """Which families each customer bought, at what share, from when to when."""
+def draw_history(acc: AccountBlock, rng: np.random.Generator,
+                 regime: Regime = DEFAULT) -> History:
+    """Which families each customer bought, at what share, from when to when.
+
+    A ``static_history`` regime starts every bought family on the first day and lets
+    none lapse (no conversions, no cross-sell, no churn before the as-of date);
+    ``lapse_shift`` makes pairs and accounts lapse more often.
+    """
     n = len(acc.number)
     a, f = np.nonzero(acc.wallet > 0)  # sorted by account: every account has >= 4 families
     p = len(a)
@@ -94,10 +101,14 @@ def draw_history(acc: AccountBlock, rng: np.random.Generator) -> History:
     growth = acct_growth[a] + 0.05 * z[0]
 
     start = np.where(u[2] < 0.6, 0, (u[3] * 1035).astype(np.int64))
-    lapse = u[4] < sigmoid(-2.8 - 0.5 * prop + 0.7 * _DECLINE[f])
+    lapse = u[4] < sigmoid(-2.8 + regime.lapse_shift - 0.5 * prop + 0.7 * _DECLINE[f])
+    acct_lapse = u_acc[0] < sigmoid(-3.2 + regime.lapse_shift - 0.8 * acc.propensity)
+    if regime.static_history:
+        start = np.zeros(p, dtype=np.int64)
+        lapse = np.zeros(p, dtype=bool)
+        acct_lapse = np.zeros(n, dtype=bool)
     lapse_day = start + 90 + (u[5] * np.maximum(1050 - start - 90, 0)).astype(np.int64)
     end = np.where(lapse & (start + 90 < 1050), lapse_day, HISTORY_DAYS)
-    acct_lapse = u_acc[0] < sigmoid(-3.2 - 0.8 * acc.propensity)
     acct_lapse_day = 200 + (u_acc[1] * 800).astype(np.int64)
     end = np.where(acct_lapse[a], np.minimum(end, acct_lapse_day[a]), end)
     start = np.minimum(start, np.maximum(end - 120, 0))
@@ -128,8 +139,13 @@ class Lines:
 
 
 def draw_lines(acc: AccountBlock, hist: History, list_price: np.ndarray,
-               product_ids: pa.Array, rng: np.random.Generator) -> Lines:
-    """Turn each active pair x year into invoice lines, then add credit notes."""
+               product_ids: pa.Array, rng: np.random.Generator,
+               lines_factor: float = 1.0) -> Lines:
+    """Turn each active pair x year into invoice lines, then add credit notes.
+
+    ``lines_factor`` scales how many lines a year's spend is split into (a retail
+    regime's many small baskets).
+    """
     pair, year = np.nonzero(hist.spend > 0)
     spend = hist.spend[pair, year]
     lo = np.clip(YEAR_BOUNDS[year], hist.start[pair], hist.end[pair])
@@ -137,6 +153,8 @@ def draw_lines(acc: AccountBlock, hist: History, list_price: np.ndarray,
     years = (hi - lo) / 365.25
     yearly = spend / np.maximum(years, 1e-9)
     lam = np.minimum(1.6 + 3.7 * (yearly / 5000.0) ** 0.4, 52.0) * years
+    if lines_factor != 1.0:
+        lam = lam * lines_factor
     count = np.maximum(1, rng.poisson(lam))
     group = np.repeat(np.arange(len(pair)), count)
     total = len(group)
@@ -196,8 +214,13 @@ class NextYear:
     acct_churn: np.ndarray  # per account: a live customer that stops buying altogether
 
 
-def draw_next_year(acc: AccountBlock, hist: History, rng: np.random.Generator) -> NextYear:
-    """Continue the latent process one year past the as-of date."""
+def draw_next_year(acc: AccountBlock, hist: History, rng: np.random.Generator,
+                   lapse_shift: float = 0.0) -> NextYear:
+    """Continue the latent process one year past the as-of date.
+
+    ``lapse_shift`` (a regime's) raises the log-odds that an account churns and that a
+    live pair stops, as it does in the history.
+    """
     n = len(acc.number)
     a, f, w = hist.acc, hist.fam, hist.wallet
     p = len(a)
@@ -208,11 +231,12 @@ def draw_next_year(acc: AccountBlock, hist: History, rng: np.random.Generator) -
     day = 1 + (u[4] * 364).astype(np.int64)
     live = hist.live
     active_acct = _per_account_any(live, hist.group_start)
-    acct_churn = active_acct & (u_acc < sigmoid(-3.0 - 0.8 * acc.propensity
+    acct_churn = active_acct & (u_acc < sigmoid(-3.0 + lapse_shift - 0.8 * acc.propensity
                                                  - 4.0 * hist.acct_growth))
     stays = ~acct_churn[a]
 
-    keep = live & stays & (u[0] >= sigmoid(-2.7 - 0.6 * prop - 0.3 * fit + 0.6 * _DECLINE[f]))
+    keep = live & stays & (u[0] >= sigmoid(-2.7 + lapse_shift - 0.6 * prop - 0.3 * fit
+                                           + 0.6 * _DECLINE[f]))
     cont = np.minimum(hist.share * w * np.exp(hist.growth + 0.15 * z - 0.011), 0.98 * w)
     back = hist.bought & ~live & stays & (u[1] < sigmoid(-3.0 + 0.8 * prop))
     adopt = ~hist.bought & stays & (u[2] < sigmoid(

@@ -48,6 +48,7 @@ class Stream:
     OPPORTUNITIES = 4
     PEOPLE = 5
     MARKET = 6
+    REGIME = 7
 
 
 _EPOCH = np.datetime64("1970-01-01", "D")

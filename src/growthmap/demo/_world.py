@@ -35,6 +35,7 @@ from growthmap.demo._catalog import (
     PRODUCT_NAMES,
     REGIONS,
 )
+from growthmap.demo._regimes import DEFAULT, Regime, need_logit
 from growthmap.demo._util import (
     BLOCK,
     Stream,
@@ -291,13 +292,18 @@ class AccountBlock:
         return ids("A", self.number + 1, 7)
 
 
-def draw_accounts(layout: Layout, seed: int, block: int) -> AccountBlock:
-    """Draw block ``block`` of accounts: firmographics, latents, wallet, owner."""
+def draw_accounts(layout: Layout, seed: int, block: int,
+                  regime: Regime = DEFAULT) -> AccountBlock:
+    """Draw block ``block`` of accounts: firmographics, latents, wallet, owner.
+
+    ``regime`` shifts size and customer share, widens the wallet noise, drops families
+    an account does not need and adds an engagement column (see :mod:`._regimes`).
+    """
     rng = block_rng(seed, block, Stream.ACCOUNTS)
     n = BLOCK
     number = block * BLOCK + np.arange(n, dtype=np.int64)
     ind = rng.choice(len(INDUSTRIES), size=n, p=_IND_SHARE)
-    ln_emp = np.log(_IND_MEDIAN[ind]) + 1.3 * rng.standard_normal(n)
+    ln_emp = np.log(_IND_MEDIAN[ind]) + regime.size_shift + 1.3 * rng.standard_normal(n)
     tail = np.where(rng.random(n) < 0.01, 1.0 + 4.0 * rng.pareto(1.1, n), 1.0)
     employees = np.clip(np.round(np.exp(ln_emp) * tail), 1, 300_000).astype(np.int64)
     city = rng.choice(len(CITIES), size=n, p=_CITY_W / _CITY_W.sum())
@@ -317,11 +323,27 @@ def draw_accounts(layout: Layout, seed: int, block: int) -> AccountBlock:
     size_z = (np.log(employees) - 4.0) / 1.4
     fit = 0.6 * _IND_FIT[ind] + 0.3 * size_z + 0.8 * z_fit
     propensity = 0.45 * fit + 0.85 * z_prop
-    is_customer = u_cust < sigmoid(0.35 + 0.9 * fit + 0.3 * size_z)
+    is_customer = u_cust < sigmoid(0.35 + regime.customer_shift + 0.9 * fit + 0.3 * size_z)
+    noise = (0.3 * z_pair - 0.065 if regime.pair_noise == 0.3  # the default, bit for bit
+             else regime.pair_noise * z_pair - (0.04 + regime.pair_noise**2) / 2)
     wallet = np.round(
         INTENSITY[ind] * employees[:, None].astype(float) ** BETA[None, :]
-        * np.exp(0.2 * z_wallet[:, None] + 0.3 * z_pair - 0.065)
+        * np.exp(0.2 * z_wallet[:, None] + noise)
     )
+    extra: dict[str, np.ndarray] = {}
+    if regime.need or regime.engagement:
+        rng_r = block_rng(seed, block, Stream.REGIME)
+        z_need = rng_r.standard_normal((n, N_FAMILIES))
+        u_need = rng_r.random((n, N_FAMILIES))
+        z_eng = rng_r.standard_normal(n)
+        if regime.need:
+            logit = np.where(wallet > 0, need_logit(ind, size_z, z_need), -np.inf)
+            need = u_need < sigmoid(logit)
+            need[np.arange(n), np.argmax(logit, axis=1)] = True  # at least one family
+            wallet = np.where(need, wallet, 0.0)
+        if regime.engagement:  # a CRM engagement score (0-10) leaning on propensity
+            extra["engagement"] = np.clip(np.round(5.5 + 1.2 * propensity + 1.3 * z_eng, 1),
+                                          0.0, 10.0)
 
     # territory from place (sector of a big city by bearing); owner by size-matched role
     leaf = layout.city_first[city] + np.minimum(
@@ -344,7 +366,7 @@ def draw_accounts(layout: Layout, seed: int, block: int) -> AccountBlock:
     account_id = ids("A", number + 1, 7)
     country = _CITY_COUNTRY[city]
     # missing firmographics: employees, industry, revenue, lat/lon, city
-    miss = u_missing < np.array([0.03, 0.02, 0.06, 0.01, 0.01])
+    miss = u_missing < np.array([regime.employees_missing, 0.02, 0.06, 0.01, 0.01])
     table = contract_table("accounts", {
         "account_id": account_id,
         **_names(number, ind, city, is_sub, stem_p, stem_c, word),
@@ -361,6 +383,8 @@ def draw_accounts(layout: Layout, seed: int, block: int) -> AccountBlock:
         "territory_id": pc.take(layout.leaf_ids, leaf),
         "owner_rep_id": (pc.take(layout.rep_ids, np.maximum(owner, 0)), owner < 0),
     })
+    for name, values in extra.items():  # attributes beyond the contract, as a CRM has
+        table = table.append_column(name, pa.array(values, type=pa.float64()))
     return AccountBlock(number, ind, employees, size_z, fit, propensity, is_customer,
                         wallet, owner, table)
 
