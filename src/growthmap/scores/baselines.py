@@ -45,6 +45,9 @@ RFM_COLUMNS = ("recency_days", "lines_12m", "rev_12m")
 #: Bootstrap replicates and the interval's level.
 REPLICATES = 200
 LEVEL = 0.90
+#: Fewer rows of a class than this: the AUC is reported without an interval (a bootstrap
+#: of one positive says nothing about its spread).
+MIN_CLASS = 10
 
 
 def pct_rank(v: Any, missing: float = 0.0) -> np.ndarray:
@@ -126,7 +129,8 @@ def compare(y: np.ndarray, scores: Mapping[str, np.ndarray], *, model: str = "mo
     """AUC of every score with its interval, and ``model`` minus each other score.
 
     Returns ``{"n", "positives", "auc": {score: {"auc", "lo", "hi"}}, "vs": {score:
-    {"diff", "lo", "hi"}}}``; AUCs are None with one class only.
+    {"diff", "lo", "hi"}}}``; AUCs are None with one class only, intervals None with
+    fewer than :data:`MIN_CLASS` rows of a class.
     """
     y = np.asarray(y, dtype=int)
     res: dict[str, Any] = {"n": len(y), "positives": int(y.sum()), "auc": {}, "vs": {}}
@@ -134,15 +138,16 @@ def compare(y: np.ndarray, scores: Mapping[str, np.ndarray], *, model: str = "mo
         for name in scores:
             res["auc"][name] = {"auc": None, "lo": None, "hi": None}
         return res
-    boot = bootstrap_auc(y, scores, seed=seed)
     point = {name: roc_auc(y, s) for name, s in scores.items()}
+    few = min(res["positives"], len(y) - res["positives"]) < MIN_CLASS
+    boot = {} if few else bootstrap_auc(y, scores, seed=seed)
     for name in scores:
-        lo, hi = _ci(boot[name])
+        lo, hi = (None, None) if few else _ci(boot[name])
         res["auc"][name] = {"auc": round(point[name], 4), "lo": lo, "hi": hi}
     if model in scores:
         for name in scores:
             if name == model:
                 continue
-            lo, hi = _ci(boot[model] - boot[name])
+            lo, hi = (None, None) if few else _ci(boot[model] - boot[name])
             res["vs"][name] = {"diff": round(point[model] - point[name], 4), "lo": lo, "hi": hi}
     return res
