@@ -139,3 +139,73 @@ def test_constant_or_chance_scores_are_flagged_with_the_reason():
     assert informative(ok, np.linspace(0, 1, 100)) == []
     assert "no backtest" in informative({"final_training": {"positives": 300}},
                                         np.linspace(0, 1, 100))[0]
+
+
+def test_a_users_score_column_is_a_feature_and_a_baseline_in_the_run(tmp_path):
+    from growthmap.config import Config
+    from growthmap.errors import ConfigError
+    from growthmap.runner.duckdb_run import run
+    from tests.test_features import AS_OF, make_workspace, make_world
+
+    world = make_world(seed=5, n=300, years=4)
+    z = world["truth_accounts"]["latent_propensity"].to_numpy()
+    rng = np.random.default_rng(5)
+    acc = world["accounts"]
+    # a CRM engagement score, loaded as text like every extra account column
+    acc["engagement"] = [f"{v:.1f}" for v in np.clip(5 + 2 * z + rng.normal(0, 2, len(z)),
+                                                     0, 10)]
+    acc["tier_label"] = rng.choice(["gold", "silver"], len(z))
+    cfg = Config.from_dict({"scores": {"n_estimators": 30, "per_family": False,
+                                       "features": ["tier_label"],
+                                       "baseline_columns": ["engagement"]}})
+    with make_workspace(tmp_path / "ws.duckdb", world, truth=True) as ws:
+        res = run(ws, cfg, as_of=AS_OF, only=["value", "models"])
+        ev = res.evaluations["propensity"]
+        assert {"engagement", "tier_label"} <= set(ev["features"])
+        own = ev["comparison"]["labels"]["own"]
+        assert {"model", "rfm", "engagement"} <= set(own["auc"]) and "engagement" in own["vs"]
+        assert "engagement" in res.evaluations["risk"]["comparison"]["labels"]["own"]["auc"]
+        for bad, words in ((["nope"], "does not have"), (["tier_label"], "not numeric")):
+            with pytest.raises(ConfigError, match=words):
+                run(ws, Config.from_dict({"scores": {"baseline_columns": bad}}),
+                    as_of=AS_OF, only=["value", "models"])
+
+
+@pytest.mark.slow
+def test_a_hundred_customer_world_runs_and_flags_what_knows_nothing(tmp_path):
+    from growthmap.config import Config
+    from growthmap.demo import DEMO_AS_OF, build_demo_workspace
+    from growthmap.read.card import account_card
+    from growthmap.read.summary import headline
+    from growthmap.runner.duckdb_run import run
+
+    ws = build_demo_workspace(tmp_path / "tiny.duckdb", regime="tiny")
+    try:
+        res = run(ws, Config(), as_of=DEMO_AS_OF)  # every stage
+        customers = ws.con.execute(f"SELECT count(*) FILTER (is_customer) FROM "
+                                   f"snap_{res.snapshot_id}.account_value").fetchone()[0]
+        assert 60 <= customers <= 140
+        flagged = {m: ev.get("not_informative") for m, ev in res.evaluations.items()
+                   if m in ("propensity", "risk")}
+        for model, reasons in flagged.items():
+            if not reasons:
+                continue
+            # a score that knows nothing is not shown as a figure anywhere
+            info = ws.snapshot_info(res.snapshot_id)
+            assert any("not informative" in n for n in json_list(info["notes"]))
+            assert any("not informative" in s for s in headline(ws).sentences)
+            some = ws.con.execute(f"SELECT account_id FROM snap_{res.snapshot_id}.{model} "
+                                  f"WHERE {'ptb' if model == 'propensity' else 'risk'} "
+                                  "IS NOT NULL LIMIT 1").fetchone()[0]
+            card = account_card(ws, some)
+            assert (card.ptb if model == "propensity" else card.risk) is None
+            assert any("not informative" in n for n in card.score_notes)
+        assert any(flagged.values()), "the tiny world's risk has too few declines to learn"
+    finally:
+        ws.close()
+
+
+def json_list(text: str | None) -> list[str]:
+    import json
+
+    return json.loads(text or "[]")

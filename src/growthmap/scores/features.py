@@ -137,12 +137,25 @@ def vocabulary(inputs: FeatureInputs, as_of: dt.date, *, max_signal_kinds: int =
     levels = {}
     acc = inputs.accounts
     numeric = tuple(c for c in attributes if c not in (*CATEGORICAL, *FIRMOGRAPHICS)
-                    and acc[c].type().is_numeric())
+                    and _is_numeric(acc, c))
     for col in (*CATEGORICAL, *(c for c in attributes if c not in numeric)):
         if col in acc.columns and col not in levels and col not in FIRMOGRAPHICS:
             vals = acc.select(v=acc[col].cast("string")).distinct().to_pandas()["v"]
             levels[col] = tuple(sorted(str(v) for v in vals.dropna()))
     return Vocabulary(tuple(str(f) for f in fam["family"]), kinds, levels, numeric)
+
+
+def _is_numeric(table: ir.Table, column: str) -> bool:
+    """A numeric column, or a text column whose every value reads as a number (the
+    loader keeps extra account columns as text)."""
+    col = table[column]
+    if col.type().is_numeric():
+        return True
+    if not col.type().is_string():
+        return False
+    n = table.aggregate(n=col.notnull().sum(),
+                        ok=col.try_cast("float64").notnull().sum()).to_pandas()
+    return int(n["n"].iloc[0] or 0) > 0 and int(n["ok"].iloc[0]) == int(n["n"].iloc[0])
 
 
 def _days(as_of: dt.date, d: ir.Value) -> ir.Value:
@@ -255,7 +268,8 @@ def account_features(
     out = acc.select("account_id", *dict.fromkeys(firmo))
     for c in (*FIRMOGRAPHICS, *vocab.numeric):
         if c in firmo:
-            out = out.mutate(**{c: out[c].cast("float64")})
+            out = out.mutate(**{c: out[c].try_cast("float64") if out[c].type().is_string()
+                                else out[c].cast("float64")})
     for c in cats:
         if c in firmo:
             out = out.mutate(**{c: out[c].cast("string")})
