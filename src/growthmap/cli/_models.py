@@ -62,7 +62,7 @@ def print_evaluation(result: Any) -> None:
                 c.add_row(f"{r['lower']:.1f}-{r['upper']:.1f}", str(r["n"]),
                           f"{r['mean_predicted']:.3f}", f"{r['observed_rate']:.3f}")
             console.print(c)
-        print_comparison(ev, result.model)
+        print_comparison(ev, result.model, result.truth)
     for s in result.sentences:
         console.print(f"• {s}")
 
@@ -81,13 +81,17 @@ def _diff(d: dict[str, Any] | None) -> str:
     return f"{d['diff']:+.3f}{ci}"
 
 
-def print_comparison(ev: dict[str, Any], model: str) -> None:
+def print_comparison(ev: dict[str, Any], model: str,
+                     truth: dict[str, Any] | None = None) -> None:
     """Model vs baselines per decision label: AUC with 90% intervals, and the difference
     (``rfm`` = the recency / frequency / monetary rank; other names are account columns).
     Under each label: its rows and positives."""
     blocks = [("", ev.get("comparison") or {})]
     if (ev.get("per_family") or {}).get("comparison"):
         blocks.append(("per family, ", ev["per_family"]["comparison"]))
+    if truth and truth.get("labels"):
+        blocks.append(("published ", {"source": "truth: next year",
+                                      "labels": truth["labels"]}))
     for prefix, comp in blocks:
         labels = comp.get("labels") or {}
         if not labels:

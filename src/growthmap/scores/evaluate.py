@@ -14,8 +14,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
+from dateutil.relativedelta import relativedelta
 
 from growthmap import quality
 from growthmap.config._scores import ScoresConfig
@@ -23,6 +25,7 @@ from growthmap.errors import ConfigError, WorkspaceError
 from growthmap.models._backtest import binary_metrics
 from growthmap.models.propensity import ptb_labels, window_revenue
 from growthmap.models.risk import risk_labels
+from growthmap.scores.baselines import apply_signs, baseline_frame, compare
 from growthmap.value.stage import family_lines
 from growthmap.workspace import Workspace
 
@@ -90,15 +93,64 @@ def truth_check(ws: Workspace, model: str, snapshot_id: int, as_of: dt.date,
     w = _truth_windows(ws, as_of, cfg)
     if model == "propensity":
         y = ptb_labels(w, out.account_id, cfg.growth_threshold)
-        return {"forward": binary_metrics(y, out.ptb.to_numpy())}
+        return {"forward": binary_metrics(y, out.ptb.to_numpy()),
+                "labels": forward_labels(ws, as_of, cfg, w, out.account_id,
+                                         out.ptb.to_numpy(), y, model)}
     scored = out.risk.notna().to_numpy()
     y = risk_labels(w, out.account_id, cfg.decline_threshold)[scored]
-    res = {"forward": binary_metrics(y, out.risk.to_numpy()[scored])}
+    res = {"forward": binary_metrics(y, out.risk.to_numpy()[scored]),
+           "labels": forward_labels(ws, as_of, cfg, w, out.account_id[scored].reset_index(
+               drop=True), out.risk.to_numpy()[scored], y, model)}
     ta = ws.table("accounts", "truth").to_pandas().set_index("account_id")
     if "churned_next_year" in ta.columns:
         churn = out.account_id.map(ta.churned_next_year).fillna(False).to_numpy()[scored]
         res["churn"] = binary_metrics(churn.astype(int), out.risk.to_numpy()[scored])
     return res
+
+
+def forward_labels(ws: Workspace, as_of: dt.date, cfg: ScoresConfig, w: pd.DataFrame,
+                   ids: pd.Series, published: np.ndarray, own: np.ndarray, model: str
+                   ) -> dict[str, Any]:
+    """The published score against the true next year, decision label by decision label,
+    beside the baselines computed as of the run (same definitions as in the stage)."""
+    lines = family_lines(ws.table("transactions"), ws.maybe_table("products"), as_of)
+    since = as_of - relativedelta(months=12)
+    pos = lines.amount > 0
+    stats = lines.group_by("account_id").aggregate(
+        last=ibis.cases((pos, lines.date), else_=ibis.null("date")).max(),
+        lines_12m=ibis.cases((pos & (lines.date > since), 1), else_=0).sum(),
+        rev_12m=ibis.cases((lines.date > since, lines.amount), else_=0.0).sum(),
+        ever=ibis.cases((pos, 1), else_=0).sum()).to_pandas().set_index("account_id")
+    x = stats.reindex(ids.to_numpy())
+    x["recency_days"] = (pd.Timestamp(as_of) - pd.to_datetime(x["last"])).dt.days
+    acc = ws.table("accounts")
+    cols = [c for c in cfg.baseline_columns if c in acc.columns]
+    if cols:
+        a = acc.select("account_id", *cols).to_pandas().set_index("account_id")
+        for c in cols:
+            x[c] = pd.to_numeric(a[c], errors="coerce").reindex(ids.to_numpy()).to_numpy()
+    b = baseline_frame(x.reset_index(drop=True).fillna({"lines_12m": 0, "rev_12m": 0}), cols)
+    b = apply_signs(b, {c: 1 if model == "propensity" else -1 for c in b.columns})
+    per = w.groupby("account_id")[["last", "next"]].sum().reindex(ids.to_numpy()).fillna(0.0)
+    nxt = per["next"].to_numpy()
+    ever = x["ever"].fillna(0).to_numpy() > 0
+    rows = np.arange(len(ids))
+    if model == "propensity":
+        labels = {"own": ("the own label", rows, own),
+                  "first_purchase": ("prospects that make a first purchase",
+                                     rows[~ever], (nxt[~ever] > 0).astype(int)),
+                  "expansion": ("customers that buy a new family or grow", rows[ever],
+                                own[ever]),
+                  "buys_again": ("customers that buy again at all", rows[ever],
+                                 (nxt[ever] > 0).astype(int))}
+    else:
+        labels = {"own": ("customers whose revenue declines", rows, own),
+                  "churn": ("customers that stop buying", rows, (nxt <= 0).astype(int))}
+    scores = {"published": np.asarray(published, dtype=float),
+              **{c: b[c].to_numpy() for c in b.columns}}
+    return {name: {"label": text, **compare(y, {k: v[r] for k, v in scores.items()},
+                                            model="published")}
+            for name, (text, r, y) in labels.items()}
 
 
 def _icp_truth(ws: Workspace, icp: pd.DataFrame, snapshot_id: int) -> dict[str, Any]:
@@ -174,8 +226,9 @@ def comparison_sentences(what: str, ev: dict[str, Any]) -> list[str]:
             f"The model ({name.replace('_', ' ')})", m.get("auc"), lo=m.get("lo"),
             hi=m.get("hi"), label=f"{lab['label']} ({lab['positives']} of {lab['n']} did)"))
         for base, d in (lab.get("vs") or {}).items():
-            out.append(quality.difference_words("The model", baseline_name(base), d["diff"],
-                                                d["lo"], d["hi"]))
+            if base != "published":
+                out.append(quality.difference_words("The model", baseline_name(base),
+                                                    d["diff"], d["lo"], d["hi"]))
     return out
 
 
