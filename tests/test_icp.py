@@ -80,6 +80,22 @@ def test_similar_best_are_the_nearest_best_customers_never_oneself():
         assert frame.account_id[i] not in got[i]
 
 
+def test_similar_best_when_no_row_left_shares_a_block_with_a_best_customer():
+    # the best customers find each other at once (same categories, same size); the rest
+    # share no category with them, so a coarser block has no row left to match: this
+    # crashed with "zip() argument 2 is longer than argument 1"
+    frame = pd.DataFrame({"account_id": [f"a{i}" for i in range(9)],
+                          "industry": ["Retail"] * 5 + ["Energy"] * 4,
+                          "country": ["DE"] * 5 + ["FR"] * 4,
+                          "employees": [100, 100, 100, 100, 100, 10, 1000, 5000, 20]})
+    best = np.array([True] * 5 + [False] * 4)
+    got = [json.loads(s) for s in similar_best(frame, best, numeric=["employees"],
+                                               categorical=["industry", "country"], k=3)]
+    for i, near in enumerate(got):
+        assert len(near) == 3 and f"a{i}" not in near
+        assert set(near) <= {f"a{j}" for j in range(5)}
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
     world = make_world(seed=3, n=400, years=5)

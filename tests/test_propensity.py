@@ -201,7 +201,11 @@ def test_cli_prints_the_evaluation(ran):
     auc = result.evaluations["propensity"]["backtest"]["pooled"]["roc_auc"]
     assert f"{auc:.4f}" in out.output
     assert "mean_predicted" in out.output and "truth: next" in out.output
-    assert re.search(r"Out\s+of\s+time", out.output)
+    assert re.search(r"Against\s+the\s+truth", out.output)
+    # model vs baselines per decision label, with intervals
+    assert re.search(r"model\s+vs\s+baselines", out.output)
+    assert re.search(r"first_purc", out.output) and re.search(r"\brfm\b", out.output)
+    assert re.search(r"0\.\d{3} \[0\.\d{2}, 0\.\d{2}\]", out.output)
     bad = CliRunner().invoke(app, ["--workspace", str(path), "evaluate", "risk",
                                    "--snapshot", "9"])
     assert bad.exit_code == errors.NotFoundError.exit_code

@@ -109,22 +109,44 @@ def test_a_reps_report_holds_only_the_reps_book(w: dict[str, Any]) -> None:
 
 
 def test_methodology_is_written_from_what_was_stored() -> None:
+    own = {"label": "accounts that buy", "n": 400, "positives": 120,
+           "auc": {"model": {"auc": 0.81, "lo": 0.77, "hi": 0.85},
+                   "rfm": {"auc": 0.70, "lo": 0.66, "hi": 0.74}},
+           "vs": {"rfm": {"diff": 0.11, "lo": 0.07, "hi": 0.15}}}
+    risk_own = {"label": "customers whose revenue falls", "n": 300, "positives": 60,
+                "auc": {"model": {"auc": 0.52, "lo": 0.45, "hi": 0.59}}, "vs": {}}
     secs = methodology({"value": {"lookback_months": 6, "measure": "gross_margin",
                                   "tier_method": "absolute", "tier_bands": [5e5, 5e4, 5e3]}},
-                       {"propensity": {"pooled": {"roc_auc": 0.81, "top_decile_lift": 3.2},
-                                       "folds": [{"roc_auc": 0.7}]},
-                        "potential": {"coverage": 0.78, "spearman": 0.66}},
+                       {"propensity": {"backtest": {"pooled": {"roc_auc": 0.81,
+                                                               "top_decile_lift": 3.2},
+                                                    "folds": [{"cutoff": "2024-12-31",
+                                                               "roc_auc": 0.7}]},
+                                       "comparison": {"source": "backtest",
+                                                      "labels": {"own": own}}},
+                        "risk": {"backtest": {"folds": []}, "not_informative": [
+                            "its AUC interval (0.45 to 0.59) includes 0.5"],
+                                 "comparison": {"source": "out_of_fold",
+                                                "labels": {"own": risk_own}}},
+                        "potential": {"truth": {"nominal_coverage": 0.8, "account": {
+                            "all": {"spearman": 0.972, "coverage": 0.57}}},
+                            "truth_next_year": {"account": {"spearman": 0.02, "lift": 1.4}}}},
                        ["account_value"], ["no products table"])
     text = " ".join(p for s in secs for p in s.paragraphs)
     assert "gross margin each account brought in the 6 months" in text
     assert "A from 500,000" in text
-    assert "81% of the time (AUC 0.81): strong" in text  # pooled, not the fold's 0.70
-    assert "3.2 times as often" in text
-    assert "inside the stated low-high range for 78%" in text
+    # the words follow the numbers: each figure read from its own path, judged by its band
+    assert "ROC AUC 0.81, 90% interval 0.77 to 0.85: good" in text
+    assert "beats the recency / frequency / monetary rank" in text
+    assert "customers whose revenue falls" in text and "went on to buy" not in text
+    assert "Risk is not informative" in text
+    assert "rank correlation 0.97 (1 = the same order): very close to the true order" in text
+    assert "rank correlation 0.02 (1 = the same order): no better than chance" in text
+    assert "57% of accounts where 80% was stated: too narrow" in text
     assert "Potential was not computed in this snapshot." in text
     assert "no products table" in text
     table = {m["figure"]: m["value"] for s in secs for m in s.metrics}
-    assert table["pooled.roc_auc"] == "0.81" and table["coverage"] == "78%"
+    assert table["backtest.pooled.roc_auc"] == "0.81"
+    assert table["truth.account.all.coverage"] == "57%"
     none = methodology({}, {}, [], [])
     assert any("no accuracy is claimed" in p for s in none for p in s.paragraphs)
 

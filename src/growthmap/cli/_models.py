@@ -27,7 +27,7 @@ def _fmt(v: Any) -> str:
 
 
 def print_evaluation(result: Any) -> None:
-    """Render a :class:`~growthmap.scores.stage.ModelEvaluation` as rich tables."""
+    """Render a :class:`~growthmap.scoring.ModelEvaluation` as rich tables."""
     ev, title = result.evaluation, f"{result.model} — snapshot {result.snapshot_id}, " \
         f"as of {result.as_of}"
     if result.model == "icp":
@@ -62,8 +62,54 @@ def print_evaluation(result: Any) -> None:
                 c.add_row(f"{r['lower']:.1f}-{r['upper']:.1f}", str(r["n"]),
                           f"{r['mean_predicted']:.3f}", f"{r['observed_rate']:.3f}")
             console.print(c)
+        print_comparison(ev, result.model, result.truth)
     for s in result.sentences:
         console.print(f"• {s}")
+
+
+def _auc(a: dict[str, Any] | None) -> str:
+    if not a or a.get("auc") is None:
+        return "-"
+    ci = f" [{a['lo']:.2f}, {a['hi']:.2f}]" if a.get("lo") is not None else ""
+    return f"{a['auc']:.3f}{ci}"
+
+
+def _diff(d: dict[str, Any] | None) -> str:
+    if not d:
+        return "-"
+    ci = f" [{d['lo']:+.2f}, {d['hi']:+.2f}]" if d.get("lo") is not None else ""
+    return f"{d['diff']:+.3f}{ci}"
+
+
+def print_comparison(ev: dict[str, Any], model: str,
+                     truth: dict[str, Any] | None = None) -> None:
+    """Model vs baselines per decision label: AUC with 90% intervals, and the difference
+    (``rfm`` = the recency / frequency / monetary rank; other names are account columns).
+    Under each label: its rows and positives."""
+    blocks = [("", ev.get("comparison") or {})]
+    if (ev.get("per_family") or {}).get("comparison"):
+        blocks.append(("per family, ", ev["per_family"]["comparison"]))
+    if truth and truth.get("labels"):
+        blocks.append(("published ", {"source": "truth: next year",
+                                      "labels": truth["labels"]}))
+    for prefix, comp in blocks:
+        labels = comp.get("labels") or {}
+        if not labels:
+            continue
+        t = Table(title=f"{model}, {prefix}model vs baselines ({comp.get('source')}; "
+                  "ROC AUC, 90% interval)")
+        for col in ("label (n / pos.)", "score", "AUC", "model minus it"):
+            t.add_column(col, justify="left" if col != "AUC" and "minus" not in col
+                         else "right", no_wrap=True)
+        for name in ("own", *sorted(k for k in labels if k != "own")):
+            lab = labels.get(name)
+            if not lab:
+                continue
+            for k, (score, a) in enumerate(lab["auc"].items()):
+                first = name if k == 0 else f"{lab['n']} / {lab['positives']}" if k == 1 else ""
+                t.add_row(first, score, _auc(a), _diff((lab.get("vs") or {}).get(score)))
+            t.add_section()
+        console.print(t)
 
 
 def _command(model: str, doc: str) -> Any:

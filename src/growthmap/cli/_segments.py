@@ -54,6 +54,8 @@ def print_card(card: AccountCard) -> None:
     for k, v in [*rows, *attrs]:
         head.add_row(k, v)
     console.print(head)
+    for n in card.score_notes:
+        console.print(f"[yellow]{n}[/]")
     if card.families:
         t = Table(title="By product family")
         for c in ("family", "current", "potential", "low to high", "whitespace", "SoW", "PtB",

@@ -76,6 +76,20 @@ class ScoresConfig(Section):
     n_jobs: int = Field(
         1, ge=1, le=256, description="Threads each LightGBM model may use. More helps only on "
         "idle cores: on a busy machine extra threads spin and slow training down.")
+    features: list[str] = Field(
+        default_factory=list,
+        description="Extra account columns (numeric or text) that propensity and risk learn "
+        "from beside the contract's firmographics, as [potential].features does for "
+        "potential. The accounts table has no dates, so these describe the accounts as they "
+        "are today: a backtest at an earlier cut-off sees today's values, which flatters "
+        "it when a column was updated after the outcome (e.g. a lead score raised after a "
+        "purchase).")
+    baseline_columns: list[str] = Field(
+        default_factory=list,
+        description="Numeric account columns that already score accounts (a CRM engagement "
+        "or lead score). Each is evaluated as a baseline beside the recency / frequency / "
+        "monetary rank in the same backtest, is a feature of the models, and is published "
+        "instead of the model when it ranks better.")
     per_family: bool = Field(
         True, description="Also fit one pooled model of the propensity to buy (new or more) in "
         "each product family, output as propensity_family.")

@@ -197,12 +197,15 @@ CutoffData = Callable[[dt.date], tuple[pd.DataFrame, np.ndarray, np.ndarray]]
 
 
 def rolling_backtest(estimator: Any, data: CutoffData, plan: CutoffPlan,
-                     bins: int = 10) -> dict[str, Any]:
+                     bins: int = 10, on_fold: Callable[..., None] | None = None
+                     ) -> dict[str, Any]:
     """Fit a clone per fold on its training cut-offs, score the test cut-off, measure.
 
     Returns JSON-able results: per fold (cut-off, training cut-offs, metrics) and the
     metrics of all folds' predictions pooled.  ``data(cutoff)`` returns the matrix, the
-    labels and the account ids of that cut-off.
+    labels and the account ids of that cut-off.  ``on_fold(test, x_train, y_train,
+    x_test, y_test, ids_test, scores)`` sees every scored fold (the baselines are
+    compared there, on the same rows).
     """
     folds, ys, ps = [], [], []
     for test, train in plan.folds.items():
@@ -214,9 +217,11 @@ def rolling_backtest(estimator: Any, data: CutoffData, plan: CutoffPlan,
             folds.append({"cutoff": test.isoformat(), "train_cutoffs": [c.isoformat()
                           for c in train], "skipped": "training labels have one class only"})
             continue
-        x_te, y_te, _ = data(test)
+        x_te, y_te, g_te = data(test)
         est = clone(estimator).fit(x_tr, y_tr, groups=g_tr)
         p = est.predict_proba(x_te)[:, 1]
+        if on_fold is not None:
+            on_fold(test, x_tr, y_tr, x_te, y_te, g_te, p)
         m = binary_metrics(y_te, p, bins)
         folds.append({"cutoff": test.isoformat(), "train_cutoffs": [c.isoformat() for c in train],
                       "n_train": len(y_tr), "train_base_rate": _round(y_tr.mean()), **m})

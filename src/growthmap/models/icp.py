@@ -210,9 +210,11 @@ def similar_best(frame: pd.DataFrame, is_best: np.ndarray, *, numeric: list[str]
             at = np.minimum(np.searchsorted(block_keys, key[pending]), len(block_keys) - 1)
             found = block_keys[at] == key[pending]
             pending, at = pending[found], at[found]
+            if len(at) == 0:  # no row left to match shares a block with a best customer
+                continue
             order = np.argsort(at, kind="stable")
             pending, at = pending[order], at[order]
-            starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]]) if len(at) else at
+            starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
             for lo, hi in zip(starts, np.r_[starts[1:], len(at)], strict=True):
                 rows, members = pending[lo:hi], order_b[cut[at[lo]]:cut[at[lo] + 1]]
                 kk = min(want, len(members))

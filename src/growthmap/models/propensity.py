@@ -223,6 +223,7 @@ class PropensityClassifier(ClassifierMixin, BaseEstimator):
         folds = min(self.cv, int(np.bincount(y01).min()))
         self.calibrator_ = _Calibrator("none")
         self.n_calibration_rows_ = 0
+        self.oof_raw_ = np.full(len(y01), np.nan)
         if self.calibration != "none" and folds >= 2:
             oof = np.full(len(y01), np.nan)
             for k, (tr, te) in enumerate(_splits(y01, folds, groups, seed)):
@@ -231,6 +232,8 @@ class PropensityClassifier(ClassifierMixin, BaseEstimator):
                 m = lgbm(self, seed + 1 + k).fit(X[tr], y01[tr], categorical_feature=cat)
                 oof[te] = m.predict(X[te], raw_score=True)
             held = np.isfinite(oof)
+            #: out-of-fold raw scores of the training rows (NaN where none was made)
+            self.oof_raw_ = oof
             if held.any() and len(np.unique(y01[held])) == 2:
                 self.calibrator_ = _Calibrator(self.calibration).fit(oof[held], y01[held])
                 self.n_calibration_rows_ = int(held.sum())

@@ -134,6 +134,9 @@ class AccountCard(BaseModel):
     similar_best: list[SimilarAccount] = Field(default_factory=list,
                                                description="Most similar best customers.")
     risk: float | None = Field(None, description="Probability of decline or churn.")
+    score_notes: list[str] = Field(
+        default_factory=list, description="What the run published for PtB and risk (a "
+        "baseline instead of the model) and why a score is left empty (not informative).")
     risk_readiness: str | None = Field(None, description="Grow, Defend, Nurture or Rescue.")
     need: float | None = Field(None, description="Need score 0-1.")
     value_score: float | None = Field(None, description="Value score 0-1.")
@@ -312,6 +315,11 @@ def account_card(ws: Workspace, account_id: str,
     peers = sorted({(f.method, f.peer_group) for f in families if f.method or f.peer_group},
                    key=str)
     pick = {**av, **pa_, **seg}
+    score_notes, hidden = _score_notes(info.get("evaluations"))
+    if "propensity" in hidden:  # no figure where the score knows nothing
+        prop = {**prop, "ptb": None, "ptb_decile": None, "drivers": "[]"}
+    if "risk" in hidden:
+        risk = {**risk, "risk": None}
     return AccountCard(
         account_id=account_id, name=av.get("name"), snapshot_id=sid, as_of=info["as_of"],
         attributes={k: av[k] for k in _ATTRS if av.get(k) is not None},
@@ -332,11 +340,32 @@ def account_card(ws: Workspace, account_id: str,
         ptb_drivers=_json_list(prop.get("drivers")),
         icp_fit=icp.get("icp_fit"), is_best=icp.get("is_best"),
         similar_best=[SimilarAccount(account_id=i, name=names.get(i)) for i in similar_ids],
-        risk=risk.get("risk"), need=cs.get("need"), value_score=cs.get("value_score"),
+        risk=risk.get("risk"), score_notes=score_notes,
+        need=cs.get("need"), value_score=cs.get("value_score"),
         behaviour=cs.get("behaviour"), criteria=criteria,
         flags=flags,
         reasons=[r for r in (seg.get("reasons") or "").split("; ") if r],
         history=_history(ws, account_id), notes=notes)
+
+
+def _score_notes(evaluations: str | None) -> tuple[list[str], set[str]]:
+    """Sentences about the published PtB and risk, and the scores to leave empty."""
+    from growthmap.quality import not_informative_sentence
+
+    try:
+        evs = json.loads(evaluations or "{}")
+    except ValueError:
+        return [], set()
+    notes, hidden = [], set()
+    for model, what in (("propensity", "Propensity to buy"), ("risk", "Risk")):
+        ev = evs.get(model) or {}
+        if ev.get("not_informative"):
+            hidden.add(model)
+            notes.append(not_informative_sentence(what, ev["not_informative"]))
+        pub = ev.get("published") or {}
+        if pub.get("score", "model") != "model" and pub.get("sentence"):
+            notes.append(pub["sentence"])
+    return notes, hidden
 
 
 def _sum(values: Any) -> float | None:

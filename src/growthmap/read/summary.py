@@ -49,6 +49,9 @@ def headline(ws: Workspace, snapshot: int | str | None = "latest") -> Headline:
     if top20 is not None:
         sentences.append(
             f"The top 20% of customers bring {top20:.0%} of current value (Gini {gini:.2f}).")
+    from growthmap.scores.evaluate import headline_sentences
+
+    sentences += headline_sentences(json.loads(info["evaluations"] or "{}"))
     return Headline(
         snapshot_id=sid, as_of=info["as_of"], figures=figures,
         tiers=[dict(zip(["tier", "accounts", "customers", "value", "share"], r, strict=True))

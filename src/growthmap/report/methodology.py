@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from growthmap import quality
+
 __all__ = ["METRICS", "Section", "flatten", "methodology", "metric_sentences"]
 
 #: metric name -> (plain meaning, how to print it)
@@ -83,36 +85,68 @@ def _find(flat: list[tuple[str, Any]], key: str) -> Any:
     return min(hits)[2] if hits else None
 
 
+def _at(evaluation: Any, path: str) -> Any:
+    """The value at a dotted path of a nested evaluation (None when absent)."""
+    v = evaluation
+    for k in path.split("."):
+        if not isinstance(v, dict) or k not in v:
+            return None
+        v = v[k]
+    return v
+
+
+def _potential_sentences(ev: dict[str, Any]) -> list[str]:
+    """Potential's figures, each read from its own path (never a figure of another
+    measure that happens to share its name)."""
+    out = []
+    nominal = _at(ev, "truth.nominal_coverage")
+    for level, what in (("account", "Potential per account"),
+                        ("account_family", "Potential per account and family")):
+        rho = _at(ev, f"truth.{level}.all.spearman")
+        if rho is not None:
+            out.append(quality.spearman_sentence(what, rho, against="the true wallet"))
+        cov = _at(ev, f"truth.{level}.all.coverage")
+        if cov is not None and nominal is not None:
+            out.append(quality.coverage_sentence(f"the stated low-high range ({what.lower()})",
+                                                 cov, nominal))
+    for key, when in (("truth_next_year", "in the year after the as-of date"),
+                      ("backtest", "in the backtest")):
+        rho = _at(ev, f"{key}.account.spearman")
+        if rho is not None:
+            out.append(quality.spearman_sentence(
+                "Whitespace", rho, against=f"the growth accounts showed {when}"))
+        lift = _at(ev, f"{key}.account.lift")
+        if lift is not None:
+            out.append(f"The 10% of accounts with the most whitespace grew {lift:.1f} times "
+                       f"as much as the average account {when}.")
+    return out
+
+
 def metric_sentences(model: str, evaluation: Any) -> list[str]:
-    """Plain sentences about the measured accuracy of one model."""
+    """Plain sentences about the measured accuracy of one model.
+
+    The scoring models and potential say what each figure measures; every judgement of
+    a figure comes from :mod:`growthmap.quality`.
+    """
+    if model in ("propensity", "risk", "icp") and isinstance(evaluation, dict):
+        from growthmap.scores.evaluate import describe_evaluation
+
+        return describe_evaluation(model, evaluation, None)
+    if model == "potential" and isinstance(evaluation, dict):
+        return _potential_sentences(evaluation)
     flat = list(flatten(evaluation))
     out = []
-    auc = _find(flat, "roc_auc") or _find(flat, "auc")
+    auc = _find(flat, "roc_auc")
+    if auc is None:
+        auc = _find(flat, "auc")
     if auc is not None:
-        verdict = ("strong" if auc >= 0.8 else "useful" if auc >= 0.7 else
-                   "weak" if auc >= 0.6 else "barely better than chance")
-        out.append(f"It puts a random account that went on to buy above one that did not "
-                   f"{auc:.0%} of the time (AUC {auc:.2f}): {verdict}.")
-    lift = _find(flat, "top_decile_lift")
-    if lift is not None:
-        out.append(f"The 10% of accounts it rates highest bought {lift:.1f} times as often "
-                   f"as the average account.")
-    cov = _find(flat, "coverage") or _find(flat, "interval_coverage")
-    if cov is not None:
-        out.append(f"The true figure fell inside the stated low-high range for {cov:.0%} of "
-                   "accounts.")
-    rho = _find(flat, "spearman") or _find(flat, "rank_correlation")
+        out.append(quality.auc_sentence(f"The {model} model", auc,
+                                        label="the outcome it predicts"))
+    rho = _find(flat, "spearman")
+    if rho is None:
+        rho = _find(flat, "rank_correlation")
     if rho is not None:
-        out.append(f"It orders accounts much like the truth does (rank correlation "
-                   f"{rho:.2f}; 1 would be the same order).")
-    wape = _find(flat, "wape")
-    if wape is not None:
-        out.append(f"Across all accounts its figures are off by {wape:.0%} of the total "
-                   "(weighted absolute error).")
-    ece = _find(flat, "ece")
-    if ece is not None:
-        out.append(f"Its probabilities are within {ece:.1%} of observed rates on average "
-                   "(calibration error).")
+        out.append(quality.spearman_sentence(f"The {model} model", rho, against="the truth"))
     return out
 
 

@@ -76,15 +76,19 @@ class AccountScorer:
     family: PackedClassifier | None = None
     families: tuple[tuple[str, str], ...] = ()
     risk: PackedClassifier | None = None
+    #: feature columns passed through as ``x_<name>`` (the baselines' inputs)
+    keep: tuple[str, ...] = ()
     code_version: str = __version__
 
     @classmethod
     def pack(cls, vocab: Vocabulary, features: Sequence[str], *, drivers: int = 3,
              propensity: PropensityClassifier | None = None,
              family: PropensityClassifier | None = None,
-             risk: PropensityClassifier | None = None) -> AccountScorer:
+             risk: PropensityClassifier | None = None,
+             keep: Sequence[str] = ()) -> AccountScorer:
         """A scorer of fitted estimators (each packed, see :class:`PackedClassifier`)."""
         return cls(vocab=vocab, features=tuple(features), drivers=drivers,
+                   keep=tuple(c for c in keep if c in features),
                    propensity=propensity.pack() if propensity is not None else None,
                    family=family.pack() if family is not None else None,
                    families=tuple(vocab.family_slugs().items()) if family is not None else (),
@@ -93,6 +97,7 @@ class AccountScorer:
     def output_types(self) -> dict[str, str]:
         """Columns of :meth:`__call__`'s frame and their (Ibis) types."""
         out = {"account_id": "string"}
+        out.update({f"x_{c}": "float64" for c in self.keep})
         if self.propensity is not None:
             out.update(ptb="float64", ptb_drivers="string")
         if self.family is not None:
@@ -121,6 +126,8 @@ class AccountScorer:
         x = self.matrix(frame)
         n = len(x)
         out: dict[str, np.ndarray] = {"account_id": frame["account_id"].astype(str).to_numpy()}
+        for c in self.keep:
+            out[f"x_{c}"] = x[c].to_numpy(dtype=np.float64)
         if self.propensity is not None:
             p, idx, eff = self.propensity.explain(x, top=self.drivers)
             out.update(ptb=p, ptb_drivers=self._drivers(idx, eff))

@@ -100,6 +100,12 @@ class Vocabulary:
     families: tuple[str, ...]
     signal_kinds: tuple[str, ...] = ()
     levels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: extra numeric account columns (``[scores].features``), taken as they are today
+    numeric: tuple[str, ...] = ()
+
+    def categorical(self) -> tuple[str, ...]:
+        """Every category column: the contract's and the user's (``[scores].features``)."""
+        return tuple(self.levels)
 
     def family_slugs(self) -> dict[str, str]:
         """family -> column-safe slug (unique)."""
@@ -112,8 +118,13 @@ class Vocabulary:
         return out
 
 
-def vocabulary(inputs: FeatureInputs, as_of: dt.date, *, max_signal_kinds: int = 5) -> Vocabulary:
-    """Families (by revenue), the most frequent signal kinds and category levels up to as-of."""
+def vocabulary(inputs: FeatureInputs, as_of: dt.date, *, max_signal_kinds: int = 5,
+               attributes: tuple[str, ...] = ()) -> Vocabulary:
+    """Families (by revenue), the most frequent signal kinds and category levels up to as-of.
+
+    ``attributes`` are extra account columns (``[scores].features``): numeric ones become
+    numbers, the others categories with their levels.
+    """
     lines = family_lines(inputs.transactions, inputs.products, as_of)
     fam = lines.group_by("family").aggregate(v=lines.amount.sum()).order_by(
         [ibis.desc("v"), "family"]).limit(_MAX_FAMILIES).to_pandas()
@@ -125,11 +136,26 @@ def vocabulary(inputs: FeatureInputs, as_of: dt.date, *, max_signal_kinds: int =
         kinds = tuple(str(x) for x in k["kind"] if x is not None)
     levels = {}
     acc = inputs.accounts
-    for col in CATEGORICAL:
-        if col in acc.columns:
+    numeric = tuple(c for c in attributes if c not in (*CATEGORICAL, *FIRMOGRAPHICS)
+                    and _is_numeric(acc, c))
+    for col in (*CATEGORICAL, *(c for c in attributes if c not in numeric)):
+        if col in acc.columns and col not in levels and col not in FIRMOGRAPHICS:
             vals = acc.select(v=acc[col].cast("string")).distinct().to_pandas()["v"]
             levels[col] = tuple(sorted(str(v) for v in vals.dropna()))
-    return Vocabulary(tuple(str(f) for f in fam["family"]), kinds, levels)
+    return Vocabulary(tuple(str(f) for f in fam["family"]), kinds, levels, numeric)
+
+
+def _is_numeric(table: ir.Table, column: str) -> bool:
+    """A numeric column, or a text column whose every value reads as a number (the
+    loader keeps extra account columns as text)."""
+    col = table[column]
+    if col.type().is_numeric():
+        return True
+    if not col.type().is_string():
+        return False
+    n = table.aggregate(n=col.notnull().sum(),
+                        ok=col.try_cast("float64").notnull().sum()).to_pandas()
+    return int(n["n"].iloc[0] or 0) > 0 and int(n["ok"].iloc[0]) == int(n["n"].iloc[0])
 
 
 def _days(as_of: dt.date, d: ir.Value) -> ir.Value:
@@ -237,12 +263,14 @@ def account_features(
     are absent contribute no columns.
     """
     acc = inputs.accounts
-    firmo = [c for c in (*CATEGORICAL, *FIRMOGRAPHICS) if c in acc.columns]
-    out = acc.select("account_id", *firmo)
-    for c in FIRMOGRAPHICS:
+    cats = vocab.categorical() or CATEGORICAL
+    firmo = [c for c in (*cats, *FIRMOGRAPHICS, *vocab.numeric) if c in acc.columns]
+    out = acc.select("account_id", *dict.fromkeys(firmo))
+    for c in (*FIRMOGRAPHICS, *vocab.numeric):
         if c in firmo:
-            out = out.mutate(**{c: out[c].cast("float64")})
-    for c in CATEGORICAL:
+            out = out.mutate(**{c: out[c].try_cast("float64") if out[c].type().is_string()
+                                else out[c].cast("float64")})
+    for c in cats:
         if c in firmo:
             out = out.mutate(**{c: out[c].cast("string")})
     parts = [_transaction_features(family_lines(inputs.transactions, inputs.products, as_of),
@@ -270,7 +298,7 @@ def encode(frame: pd.DataFrame, vocab: Vocabulary) -> pd.DataFrame:
     A level unseen in the vocabulary becomes null (LightGBM treats it as missing).
     """
     x = frame.drop(columns=[c for c in ID_COLUMNS if c in frame.columns])
-    for col in CATEGORICAL:
+    for col in vocab.categorical() or CATEGORICAL:
         if col in x.columns:
             levels = pd.Index(vocab.levels.get(col, ()), dtype="string")
             codes = levels.get_indexer(x[col].astype("string"))

@@ -41,7 +41,9 @@ from growthmap.models.propensity import (
     window_revenue,
 )
 from growthmap.models.risk import RiskClassifier, risk_labels, risk_population
+from growthmap.quality import not_informative_sentence
 from growthmap.runner.pipeline import RunContext, register_stage
+from growthmap.scores.baselines import RFM_COLUMNS
 from growthmap.scores.batch import (
     REV_LAST,
     AccountScorer,
@@ -51,6 +53,13 @@ from growthmap.scores.batch import (
     score_accounts,
 )
 from growthmap.scores.buying_centre import buying_centre
+from growthmap.scores.compare import (
+    PTB_SEGMENTS,
+    Comparison,
+    family_sublabels,
+    ptb_sublabels,
+    risk_sublabels,
+)
 from growthmap.scores.evaluate import (  # re-exported: read back by the CLI and tests
     MODELS,
     ModelEvaluation,
@@ -68,6 +77,7 @@ from growthmap.scores.features import (
     encode,
     vocabulary,
 )
+from growthmap.scores.publish import EVER, baseline_drivers, publish
 from growthmap.value.stage import family_lines
 
 __all__ = [
@@ -110,7 +120,20 @@ class CutoffFeatures:
 
     def __init__(self, inputs: FeatureInputs, as_of: dt.date, config: Config) -> None:
         self.inputs, self.as_of, self.cfg = inputs, as_of, config.scores
-        self.vocab: Vocabulary = vocabulary(inputs, as_of, max_signal_kinds=self.cfg.signal_kinds)
+        attrs = tuple(dict.fromkeys([*self.cfg.features, *self.cfg.baseline_columns]))
+        missing = [c for c in attrs if c not in inputs.accounts.columns]
+        if missing:
+            raise ConfigError(
+                f"scores.features / scores.baseline_columns name {missing}, which the accounts "
+                "table does not have",
+                hint=f"use columns of accounts: {', '.join(inputs.accounts.columns)}")
+        self.vocab: Vocabulary = vocabulary(inputs, as_of, max_signal_kinds=self.cfg.signal_kinds,
+                                            attributes=attrs)
+        bad = [c for c in self.cfg.baseline_columns if c not in self.vocab.numeric
+               and c not in ("employees", "annual_revenue")]
+        if bad:
+            raise ConfigError(f"scores.baseline_columns names {bad}, which are not numeric",
+                              hint="name numeric account columns that already score accounts")
         self.lines = family_lines(inputs.transactions, inputs.products, as_of)
         ids = inputs.accounts.select("account_id").to_pandas()["account_id"].astype(str)
         #: each account's place in the seeded sampling order (0 = first taken)
@@ -217,8 +240,10 @@ def _estimator(cls: type, config: Config, categorical: list[str]) -> Any:
                categorical_features=categorical, random_state=config.run.seed, n_jobs=s.n_jobs)
 
 
-def _categorical(columns: list[str], extra: tuple[str, ...] = ()) -> list[str]:
-    return [c for c in CATEGORICAL if c in columns] + list(extra)
+def _categorical(columns: list[str], extra: tuple[str, ...] = (),
+                 vocab: Vocabulary | None = None) -> list[str]:
+    cats = (vocab.categorical() if vocab is not None else ()) or CATEGORICAL
+    return [c for c in cats if c in columns] + list(extra)
 
 
 def _stack(data: Callable[[dt.date], Data], cutoffs: list[dt.date]) -> Data:
@@ -232,7 +257,8 @@ class ModelSkipped(Exception):
 
 
 def _fit_and_backtest(est: Any, data: Callable[[dt.date], Data], plan: CutoffPlan,
-                      label: str) -> tuple[Any, dict[str, Any]]:
+                      label: str, comparison: Comparison | None = None,
+                      seed: int = 0) -> tuple[Any, dict[str, Any]]:
     if not plan.final:
         raise ModelSkipped(
             f"{label} needs a cut-off whose outcome is known by the as-of date and that has "
@@ -244,14 +270,40 @@ def _fit_and_backtest(est: Any, data: Callable[[dt.date], Data], plan: CutoffPla
         raise ModelSkipped(f"every account has the same {label} outcome at the training "
                            "cut-offs, so there is nothing to learn; check "
                            "scores.growth_threshold / decline_threshold")
-    backtest = rolling_backtest(est, data, plan)
+    backtest = rolling_backtest(est, data, plan,
+                                on_fold=comparison.add if comparison is not None else None)
     model = est.fit(x, y, groups=g)
-    evaluation = {
+    evaluation: dict[str, Any] = {
         "backtest": backtest,
         "final_training": {"cutoffs": [c.isoformat() for c in plan.final], "rows": len(y),
-                           "base_rate": round(float(y.mean()), 4)},
+                           "positives": int(y.sum()), "base_rate": round(float(y.mean()), 4)},
     }
+    if comparison is not None:
+        if not comparison.parts:
+            _out_of_fold(comparison, data, plan.final, model, x, y)
+        published = comparison.choose()
+        evaluation["comparison"] = comparison.result(published, seed)
+        evaluation["published"] = published.to_json()
     return model, evaluation
+
+
+def _out_of_fold(comparison: Comparison, data: Callable[[dt.date], Data],
+                 cutoffs: list[dt.date], model: Any, x: pd.DataFrame, y: np.ndarray) -> None:
+    """Without a backtest fold, compare on the final model's out-of-fold training scores
+    (cross-fitted by account, not out of time; the evaluation says so)."""
+    comparison.source = "out_of_fold"
+    oof = getattr(model, "oof_raw_", None)
+    if oof is None or len(oof) != len(y):
+        return
+    start = 0
+    for c in cutoffs:
+        xc, yc, gc = data(c)
+        part = oof[start:start + len(yc)]
+        start += len(yc)
+        held = np.isfinite(part)
+        if held.sum() and len(np.unique(yc[held])) == 2:
+            comparison.add(c, x, y, xc[held].reset_index(drop=True), yc[held], gc[held],
+                           part[held])
 
 
 def _sample_note(cf: CutoffFeatures, accounts: int) -> dict[str, Any]:
@@ -268,8 +320,15 @@ def fit_propensity(cf: CutoffFeatures, config: Config) -> tuple[PropensityClassi
         x, ids = cf.matrix(c)
         return x, ptb_labels(cf.window(c), ids, s.growth_threshold), ids.to_numpy()
 
-    est = _estimator(PropensityClassifier, config, _categorical(cf.columns))
-    return _fit_and_backtest(est, data, cf.plan(), "propensity")
+    def sub(c: dt.date, ids: np.ndarray, x: pd.DataFrame, own: np.ndarray) -> Any:
+        return ptb_sublabels(cf.window(c), ids, x, own)
+
+    est = _estimator(PropensityClassifier, config, _categorical(cf.columns, vocab=cf.vocab))
+    comp = Comparison(f"accounts that buy a family they did not buy in the last "
+                      f"{s.horizon_months} months, or grow revenue by more than "
+                      f"{s.growth_threshold:.0%}", tuple(s.baseline_columns), sub,
+                      segments=PTB_SEGMENTS)
+    return _fit_and_backtest(est, data, cf.plan(), "propensity", comp, config.run.seed)
 
 
 def fit_family(cf: CutoffFeatures, config: Config) -> tuple[PropensityClassifier,
@@ -286,11 +345,21 @@ def fit_family(cf: CutoffFeatures, config: Config) -> tuple[PropensityClassifier
                                 acc[keep].reset_index(drop=True), slugs)
         return xl, family_labels(cf.window(c), keys, s.growth_threshold), keys.account_id.to_numpy()
 
-    est = _estimator(PropensityClassifier, config, _categorical(cf.columns, ("family",)))
+    est = _estimator(PropensityClassifier, config, _categorical(cf.columns, ("family",), cf.vocab))
     # one backtest fold is enough to report the per-family quality; it is the slow part
     plan = cf.plan()
     short = CutoffPlan(folds=dict(list(plan.folds.items())[-1:]), final=plan.final)
-    model, ev = _fit_and_backtest(est, data, short, "per-family propensity")
+    fams = np.array(list(slugs), dtype=object)
+
+    def sub(c: dt.date, ids: np.ndarray, x: pd.DataFrame, own: np.ndarray) -> Any:
+        return family_sublabels(cf.window(c), ids, fams[x["family"].to_numpy(dtype=int)],
+                                s.growth_threshold)
+
+    comp = Comparison("account x family cells bought more than (1 + growth_threshold) "
+                      "times the last H months", tuple(s.baseline_columns), sub)
+    model, ev = _fit_and_backtest(est, data, short, "per-family propensity", comp,
+                                  config.run.seed)
+    ev.pop("published", None)  # reported only: the per-family scores stay the model's
     return model, {**ev, "families": list(slugs), "training": _sample_note(cf, n_acc)}
 
 
@@ -305,8 +374,13 @@ def fit_risk(cf: CutoffFeatures, config: Config) -> tuple[RiskClassifier, dict[s
         return (x[pop].reset_index(drop=True), risk_labels(w, ids, s.decline_threshold)[pop],
                 ids.to_numpy()[pop])
 
-    est = _estimator(RiskClassifier, config, _categorical(cf.columns))
-    return _fit_and_backtest(est, data, cf.plan(), "risk")
+    def sub(c: dt.date, ids: np.ndarray, x: pd.DataFrame, own: np.ndarray) -> Any:
+        return risk_sublabels(cf.window(c), ids)
+
+    est = _estimator(RiskClassifier, config, _categorical(cf.columns, vocab=cf.vocab))
+    comp = Comparison(f"customers whose revenue falls by at least {s.decline_threshold:.0%} "
+                      "(churn included)", tuple(s.baseline_columns), sub, direction=-1)
+    return _fit_and_backtest(est, data, cf.plan(), "risk", comp, config.run.seed)
 
 
 Fits = dict[str, tuple[PropensityClassifier, dict[str, Any]]]
@@ -318,20 +392,37 @@ def score_all(cf: CutoffFeatures, config: Config, fits: Fits) -> dict[str, pd.Da
     evaluation is completed in place (scored accounts, mean score, ...)."""
     s = config.scores
     models = {k: m for k, (m, _) in fits.items()}
-    scorer = AccountScorer.pack(cf.vocab, cf.columns, drivers=s.drivers, **models)
+    keep = [c for c in (*RFM_COLUMNS, EVER, *s.baseline_columns) if c in cf.columns]
+    scorer = AccountScorer.pack(cf.vocab, cf.columns, drivers=s.drivers, keep=keep, **models)
     scores = cf.score(scorer)
+    xb = pd.DataFrame({c: scores[f"x_{c}"].to_numpy() for c in keep})
     out: dict[str, pd.DataFrame] = {}
     if "propensity" in fits:
+        ev = fits["propensity"][1]
+        scores["ptb"] = publish(ev, scores["ptb"].to_numpy(), xb, "Propensity to buy")
+        for seg, c in ev["published"]["segments"].items():
+            if c["score"] == "baseline":  # the drivers of a baseline: the baseline
+                rows = (scores[f"x_{EVER}"] > 0) == (seg == "customers") \
+                    if seg != "all" else slice(None)
+                scores.loc[rows, "ptb_drivers"] = baseline_drivers(c["baseline"])
         out["propensity"] = propensity_table(scores)
-        ev, p = fits["propensity"][1], out["propensity"]["ptb"].to_numpy()
+        p = out["propensity"]["ptb"].to_numpy()
         ev.update(_label_text(config), mean_ptb=round(float(p.mean()), 4), scored=len(p),
                   features=list(cf.columns), training=_sample_note(cf, cf.sample_size))
         if "family" in fits:
             ev["per_family"] = fits["family"][1]
             out["propensity_family"] = family_table(scores, [f for f, _ in scorer.families])
     if "risk" in fits:
+        pop = scores["risk_population"].to_numpy(bool)
+        ev = fits["risk"][1]
+        r = scores["risk"].to_numpy(dtype=float).copy()
+        r[pop] = publish(ev, r[pop], xb[pop].reset_index(drop=True), "Risk")
+        scores["risk"] = r
+        if ev["published"]["score"] == "baseline":
+            scores.loc[pop, "risk_drivers"] = baseline_drivers(
+                ev["published"]["segments"]["all"]["baseline"])
         out["risk"] = risk_table(scores, s.horizon_months)
-        risk, pop = out["risk"]["risk"].to_numpy(), scores["risk_population"].to_numpy(bool)
+        risk = out["risk"]["risk"].to_numpy()
         fits["risk"][1].update(
             horizon_months=s.horizon_months, scored=int(pop.sum()),
             training=_sample_note(cf, cf.sample_size),
@@ -475,6 +566,12 @@ def stage(ctx: RunContext) -> None:
         ctx.step("models: scoring every account")
         for name, table in score_all(cf, ctx.config, fits).items():
             ctx.put(name, table)
+        for name, what in (("propensity", "Propensity to buy"), ("risk", "Risk")):
+            ev = ctx.evaluations.get(name) or {}
+            if (ev.get("published") or {}).get("score", "model") != "model":
+                ctx.note(ev["published"]["sentence"])
+            if ev.get("not_informative"):
+                ctx.note(not_informative_sentence(what, ev["not_informative"]))
     ctx.step("models: ICP fit")
     ids = cf.account_ids
     is_best = best_customers(ctx, ids)
