@@ -3,8 +3,10 @@
 DuckDB lets one process write a file, and a process holding it open - even idle -
 keeps every other process out.  So the dashboard does not keep the workspace open:
 the first request in flight opens a connection, every request in flight works on its
-own cursor of it (so requests still run in parallel), and the last one to finish
-closes it.  Between requests the file is free, and `growthmap run`, `load` and
+own cursor of it (so requests still run in parallel), and it is closed ``linger``
+seconds (one by default) after the last one finished - opening a connection costs
+tens of milliseconds, so a burst of requests shares one.  Between bursts the file is
+free, and `growthmap run`, `load` and
 `user ...` proceed; while one of those holds the file, a request waits up to
 ``web.lock_wait_seconds`` and then answers 503 (:class:`~growthmap.errors.WorkspaceBusy`)
 with a message to try again.  Since every request reads the users table afresh,
@@ -28,14 +30,17 @@ __all__ = ["Lease"]
 class Lease:
     """A connection shared by the requests in flight and closed when none is."""
 
-    def __init__(self, path: str | Path, *, read_only: bool, wait: float,
+    def __init__(self, path: str | Path, *, read_only: bool, wait: float, linger: float = 1.0,
                  setup: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self.wait = wait
+        self.linger = linger
         self.setup = setup
         self._con: duckdb.DuckDBPyConnection | None = None
         self._users = 0
+        self._idle_since = 0  # bumped on every release: a stale closer does nothing
+        self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self.opened = 0  # how many times a connection was opened (for tests and logs)
 
@@ -71,8 +76,26 @@ class Lease:
             with self._lock:
                 self._users -= 1
                 if self._users == 0 and self._con is not None:
-                    self._con.close()
-                    self._con = None
+                    self._idle_since += 1
+                    if self.linger <= 0:
+                        self._close_locked()
+                    else:
+                        if self._timer is not None:
+                            self._timer.cancel()
+                        self._timer = threading.Timer(self.linger, self._close_if_idle,
+                                                      [self._idle_since])
+                        self._timer.daemon = True
+                        self._timer.start()
+
+    def _close_if_idle(self, generation: int) -> None:
+        with self._lock:
+            if self._users == 0 and generation == self._idle_since:
+                self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     @property
     def held(self) -> bool:
@@ -85,7 +108,9 @@ class Lease:
         return connect(self.path, read_only=self.read_only, wait=self.wait)
 
     def close(self) -> None:
+        """Close the connection now unless a request is using it."""
         with self._lock:
-            if self._con is not None and self._users == 0:
-                self._con.close()
-                self._con = None
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._users == 0:
+                self._close_locked()

@@ -127,12 +127,11 @@ def create_app(workspace_path: str | Path, config: Config | None = None) -> Fast
                      Authenticator(signer, wc.login_attempts, persist=not wc.read_only),
                      templates)
 
-    stop = threading.Event()
-    indexer = threading.Thread(target=_index_snapshots, args=(state, stop), daemon=True,
-                               name="growthmap-indexer")
-
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()  # one indexer per start: the app may be started again
+        indexer = threading.Thread(target=_index_snapshots, args=(state, stop), daemon=True,
+                                   name="growthmap-indexer")
         if not wc.read_only:
             indexer.start()
         yield
