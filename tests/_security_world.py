@@ -52,7 +52,7 @@ def _rename_account(con: Any, old: str, new: str) -> None:
 
 def build(path: Path, n_accounts: int = 300, seed: int = 7) -> dict[str, Any]:
     from growthmap.demo import DEMO_AS_OF, build_demo_workspace
-    from growthmap.run import run
+    from growthmap.runner.duckdb_run import run
 
     ws = build_demo_workspace(path, n_accounts, seed)
     try:
