@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "NotFittedError",
     "NotFoundError",
+    "WorkspaceBusy",
     "WorkspaceError",
 ]
 
@@ -60,6 +61,12 @@ class WorkspaceError(GrowthmapError, RuntimeError):
 
     exit_code = 4
     http_status = 409
+
+
+class WorkspaceBusy(WorkspaceError):
+    """The workspace is held by another process (a run, a load, the dashboard)."""
+
+    http_status = 503
 
 
 class NotFoundError(GrowthmapError, LookupError):

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,9 +26,9 @@ import duckdb
 import ibis
 
 from growthmap.contract.inputs import TABLES
-from growthmap.errors import NotFoundError, WorkspaceError
+from growthmap.errors import NotFoundError, WorkspaceBusy, WorkspaceError
 
-__all__ = ["DEFAULT_WORKSPACE", "SCHEMA_VERSION", "Workspace", "duckdb_memory_limit"]
+__all__ = ["DEFAULT_WORKSPACE", "SCHEMA_VERSION", "Workspace", "connect", "duckdb_memory_limit"]
 
 SCHEMA_VERSION = 1
 DEFAULT_WORKSPACE = Path("growthmap.duckdb")
@@ -77,6 +78,40 @@ def duckdb_memory_limit() -> str | None:
     return f"{max(2 << 30, total // 10) >> 20}MB"
 
 
+def _locked(exc: duckdb.Error) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def connect(path: str | Path, *, read_only: bool = False, wait: float = 0.0,
+            on_wait: Callable[[str], None] | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection to a workspace file, waiting up to ``wait`` seconds for a
+    lock another process holds (see :meth:`Workspace.open`)."""
+    deadline = time.monotonic() + max(wait, 0.0)
+    delay, told = 0.05, False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _locked(exc):
+                raise WorkspaceError(
+                    f"cannot open workspace {path}: {exc}",
+                    hint="if the file is not a growthmap workspace, choose another --workspace",
+                ) from None
+            if time.monotonic() >= deadline:
+                raise WorkspaceBusy(
+                    f"workspace {path} is in use by another process"
+                    + (f" (waited {wait:g} s)" if wait > 0 else ""),
+                    hint="another growthmap command (a run or load) or the dashboard is "
+                    "using it; try again, or wait longer with --wait SECONDS",
+                ) from None
+            if on_wait is not None and not told:
+                on_wait(f"workspace {path} is in use by another process; waiting up to "
+                        f"{wait:g} s")
+                told = True
+            time.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
+            delay = min(delay * 2, 0.5)
+
+
 class Workspace:
     """An open growthmap workspace (a DuckDB file).
 
@@ -115,9 +150,17 @@ class Workspace:
 
     @classmethod
     def open(
-        cls, path: str | Path = DEFAULT_WORKSPACE, *, create: bool = False, read_only: bool = False
+        cls, path: str | Path = DEFAULT_WORKSPACE, *, create: bool = False,
+        read_only: bool = False, wait: float = 0.0,
+        on_wait: Callable[[str], None] | None = None,
     ) -> Workspace:
-        """Open an existing workspace, checking its schema version."""
+        """Open an existing workspace, checking its schema version.
+
+        DuckDB lets one process write a file (or several read it); while another
+        process holds it - a run, a load, or the dashboard answering a request - this
+        waits up to ``wait`` seconds (telling ``on_wait`` once), then raises
+        :class:`~growthmap.errors.WorkspaceBusy`.
+        """
         path = Path(path)
         if not path.exists():
             if create:
@@ -126,14 +169,7 @@ class Workspace:
                 f"no workspace at {path}",
                 hint="run `growthmap init` (or `growthmap demo`) first, or pass --workspace PATH",
             )
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise WorkspaceError(
-                f"cannot open workspace {path}: {exc}",
-                hint="is another growthmap process writing to it? If the file is not a "
-                "growthmap workspace, choose another --workspace",
-            ) from None
+        con = connect(path, read_only=read_only, wait=wait, on_wait=on_wait)
         try:
             row = con.execute("SELECT value FROM gm.meta WHERE key = 'schema_version'").fetchone()
         except duckdb.Error:

@@ -88,11 +88,15 @@ def _root(
         "--config", "-c", envvar="GROWTHMAP_CONFIG",
         help="Config file; default ./growthmap.toml when present.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    wait: Annotated[float, typer.Option(
+        "--wait", envvar="GROWTHMAP_WAIT", min=0,
+        help="Seconds to wait while another process (a run, a load, the dashboard "
+        "answering a request) holds the workspace.")] = 60.0,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """growthmap: segment accounts by value and potential and plan the field from it."""
-    ctx.obj = {"workspace": workspace, "config": config, "debug": debug}
+    ctx.obj = {"workspace": workspace, "config": config, "debug": debug, "wait": wait}
 
 
 for _mod in COMMAND_MODULES:

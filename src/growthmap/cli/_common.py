@@ -17,6 +17,7 @@ __all__ = [
     "console",
     "err_console",
     "get_config",
+    "lock_wait",
     "open_workspace",
     "progress",
     "workspace_path",
@@ -33,7 +34,15 @@ def workspace_path(ctx: typer.Context) -> Path:
 def open_workspace(ctx: typer.Context, *, create: bool = False,
                    read_only: bool = False) -> Workspace:
     """Open the workspace named by the global ``--workspace`` option."""
-    return Workspace.open(workspace_path(ctx), create=create, read_only=read_only)
+    return Workspace.open(workspace_path(ctx), create=create, read_only=read_only,
+                          **lock_wait(ctx))
+
+
+def lock_wait(ctx: typer.Context) -> dict:
+    """How long to wait for a workspace another process holds (global ``--wait``), and
+    the message shown while waiting."""
+    return {"wait": float((ctx.obj or {}).get("wait", 60.0)),
+            "on_wait": lambda msg: err_console.print(msg, style="yellow")}
 
 
 def get_config(ctx: typer.Context) -> Config:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from growthmap.cli._common import console, open_workspace, progress
+from growthmap.cli._common import console, lock_wait, open_workspace, progress
 from growthmap.load import (
     LoadReport,
     Mapping,
@@ -38,7 +38,8 @@ _LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, help="Rows to sh
 def _open(ctx: typer.Context, workspace: Path | None, *, create: bool = False,
           read_only: bool = False) -> Workspace:
     if workspace is not None:
-        return Workspace.open(workspace, create=create, read_only=read_only)
+        return Workspace.open(workspace, create=create, read_only=read_only,
+                              **lock_wait(ctx))
     return open_workspace(ctx, create=create, read_only=read_only)
 
 
@@ -82,8 +83,16 @@ def register(app: typer.Typer) -> None:
             "--preset", "-p", help="A built-in mapping for a common export (salesforce, "
             "hubspot, erp, ...; see `growthmap mapping presets`); --mapping refines it.")] = None,
         workspace: _WorkspaceOpt = None,
+        allow_empty: Annotated[bool, typer.Option(
+            "--allow-empty", help="Let a replace with no valid row empty the table.")] = False,
+        max_quarantined: Annotated[float, typer.Option(
+            "--max-quarantined", min=0, max=1, help="Largest share of the file's rows a "
+            "replace may quarantine when the table has rows (1 = any).")] = 0.5,
     ) -> None:
         """Load FILE into TABLE; every row is loaded or quarantined with a reason.
+
+        A replace that would empty the table, or quarantine more than --max-quarantined
+        of the file, is refused and changes nothing.
 
         Example: [bold]growthmap load transactions export.csv --mapping erp.toml[/]
         Example: [bold]growthmap load accounts Accounts.csv --preset salesforce[/]
@@ -98,7 +107,8 @@ def register(app: typer.Typer) -> None:
         ws = _open(ctx, workspace, create=True)
         try:
             with progress(f"loading {file.name} into {table}"):
-                report = load_table(ws, table, file, mapping=spec, mode=mode.value)
+                report = load_table(ws, table, file, mapping=spec, mode=mode.value,
+                                    allow_empty=allow_empty, max_quarantined=max_quarantined)
         finally:
             ws.close()
         print_report(report)

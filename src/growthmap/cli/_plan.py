@@ -74,8 +74,10 @@ def _notes(notes: list[str]) -> None:
 
 
 def _write(df: pd.DataFrame, output: Path | None) -> None:
-    if output is not None:
-        df.to_csv(output, index=False)
+    from growthmap.report.csv_safety import neutralise_frame
+
+    if output is not None:  # names from the data must not run as formulas in Excel
+        neutralise_frame(df).to_csv(output, index=False)
         console.print(f"wrote {len(df):,} rows to {output}")
 
 

@@ -33,6 +33,12 @@ class ReportConfig(Section):
         False, description="Start the CRM import CSV with a UTF-8 byte-order mark. Plain "
         "UTF-8 (the default) suits CRM import wizards; turn this on when people open the "
         "file in Excel first.")
+    csv_formula_guard: bool = Field(
+        True, description="Neutralise spreadsheet formulas in the CRM import CSV: a text "
+        "cell starting with =, +, -, @, a tab or a carriage return gets a leading apostrophe "
+        "(OWASP CSV-injection advice), so a spreadsheet shows it as text instead of running "
+        "it. Turn off only for an import path that never passes through a spreadsheet and "
+        "must receive the names unchanged; the plan CSVs are always neutralised.")
     crm_decimals: int = Field(2, ge=0, le=6,
                               description="Decimals of money figures in the CRM import file "
                               "(dot as decimal separator, no thousands separator).")

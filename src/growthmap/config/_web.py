@@ -30,8 +30,17 @@ class WebConfig(Section):
     feedback: bool = Field(True, description="Let reps and managers give feedback on an "
                            "account's potential from the account card.")
     login_attempts: int = Field(10, ge=1, le=1000,
-                                description="Failed logins allowed per user name in 15 "
-                                "minutes before further attempts are refused.")
+                                description="Failed logins allowed per user name and client "
+                                "address in 15 minutes; after that each further try waits "
+                                "twice as long as the one before (1 s, 2 s, 4 s ... up to 15 "
+                                "minutes). An address gets five times as many over all user "
+                                "names, a user name ten times as many over all addresses "
+                                "(that wait is capped at a minute and never applies to an "
+                                "address that signed in as the user before).")
+    lock_wait_seconds: float = Field(
+        10.0, ge=0, le=3600, description="How long a request waits while a CLI command (a "
+        "run, a load) holds the workspace before it answers 503 'busy, try again'. The "
+        "server itself holds the workspace only while requests are in flight.")
 
     @model_validator(mode="after")
     def _pages(self) -> WebConfig:

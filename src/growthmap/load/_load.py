@@ -31,10 +31,12 @@ from growthmap.load._report import LoadReport
 from growthmap.load._validate import SQL_TYPES, Check, check_constants, stage_sql
 from growthmap.workspace import Workspace
 
-__all__ = ["HIDDEN_COLUMNS", "load_table"]
+__all__ = ["HIDDEN_COLUMNS", "MAX_QUARANTINED", "load_table"]
 
 #: Bookkeeping columns every loaded table carries (names start with ``_``).
 HIDDEN_COLUMNS = {"_load_id": "INTEGER", "_row": "BIGINT"}
+#: The largest share of a file's rows a replace may quarantine (the table has rows).
+MAX_QUARANTINED = 0.5
 Mode = Literal["replace", "upsert"]
 
 
@@ -54,6 +56,9 @@ def load_table(
     file: str | Path,
     mapping: str | Path | Mapping | dict[str, Any] | None = None,
     mode: Mode = "replace",
+    *,
+    allow_empty: bool = False,
+    max_quarantined: float = MAX_QUARANTINED,
 ) -> LoadReport:
     """Load ``file`` into the input table ``table`` and return the reconciliation.
 
@@ -61,6 +66,11 @@ def load_table(
     same layout, or a :class:`Mapping`).  ``mode="replace"`` makes the table this
     file's valid rows; ``"upsert"`` replaces rows whose key matches and adds the rest
     (rows without a key are replaced by file name: see ``docs/loading.md``).
+
+    A replace never leaves less than it found without being told: when the table has
+    rows, a file with no valid row (unless ``allow_empty``) or with more than
+    ``max_quarantined`` of its rows quarantined is refused with an
+    :class:`~growthmap.errors.InputError` and nothing changes.
 
     Raises :class:`~growthmap.errors.InputError` for structural problems (missing or
     unreadable file, unknown table, required column absent) and
@@ -97,6 +107,8 @@ def load_table(
             report = _count(con, contract, str(file), mode, source, checks, dq_columns)
             if not report.reconciles:  # pragma: no cover - a bug, never the data's fault
                 raise RuntimeError(f"load does not reconcile: {report.render()}")
+            if mode == "replace":
+                _guard_replace(con, report, source, m, allow_empty, max_quarantined)
             with ws.transaction():
                 report.load_id = load_id = int(con.execute(
                     "SELECT coalesce(max(load_id), 0) + 1 FROM gm.loads").fetchone()[0])
@@ -189,6 +201,55 @@ def _fx(ws: Workspace, source: Source, plan: Plan, m: Mapping, notes: list[str]
     if others:
         notes.append(f"all amounts are in {found[0]}; they were loaded as they are "
                      "(no exchange rates given)")
+    return None
+
+
+# -- a replace that would lose rows ---------------------------------------------------
+def _guard_replace(con: duckdb.DuckDBPyConnection, report: LoadReport, source: Source,
+                   m: Mapping, allow_empty: bool, max_quarantined: float) -> None:
+    """Refuse a replace that would empty the table or quarantine most of the file."""
+    (exists,) = con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                            "table_schema = 'main' AND table_name = ?",
+                            [report.table]).fetchone()
+    if not exists:
+        return
+    (have,) = con.execute(f"SELECT count(*) FROM main.{quote_ident(report.table)}").fetchone()
+    if not have:
+        return
+    share = report.rows_quarantined / report.rows_read if report.rows_read else 0.0
+    top = sorted(report.by_reason.items(), key=lambda kv: -kv[1])[:3]
+    why = "; ".join(f"{reason}: {n:,}" for reason, n in top)
+    keep = f"nothing was changed: {report.table} keeps its {have:,} rows"
+    if report.rows_loaded == 0 and not allow_empty:
+        what = (f"{source.path} has no data row" if report.rows_read == 0 else
+                f"none of the {report.rows_read:,} rows of {source.path} is valid ({why})")
+        raise InputError(
+            f"{what}; replacing {report.table} would empty it",
+            hint=f"{keep}. {_decimal_hint(con, source, m) or 'Check the file and the mapping'}"
+            "; pass --allow-empty to empty the table on purpose")
+    if share > max_quarantined and report.rows_loaded > 0:
+        raise InputError(
+            f"{report.rows_quarantined:,} of {report.rows_read:,} rows of {source.path} "
+            f"({share:.0%}) would be quarantined ({why}), more than the {max_quarantined:.0%} "
+            f"a replace of {report.table} accepts",
+            hint=f"{keep}. {_decimal_hint(con, source, m) or 'See the reasons above'}; pass "
+            "--max-quarantined 1 to load the valid rows anyway")
+
+
+def _decimal_hint(con: duckdb.DuckDBPyConnection, source: Source, m: Mapping) -> str | None:
+    """A fix for the commonest cause of a file-wide failure: decimal commas."""
+    if m.decimal != "." or source.format != "csv":
+        return None
+    for header, _ in source.columns[:200]:
+        h = quote_ident(header)
+        (n, commas) = con.execute(
+            f"SELECT count(v), count(*) FILTER (WHERE regexp_full_match(v, "
+            f"'\\s*-?[0-9.]*[0-9],[0-9]+\\s*')) FROM (SELECT CAST({h} AS VARCHAR) AS v "
+            f"FROM {source.relation} LIMIT 1000)").fetchone()
+        if n and commas / n >= 0.5:
+            return (f"Column {header!r} has numbers with a decimal comma (e.g. 12,50): add "
+                    '[defaults] decimal = "," (and thousands = "." if used) to a mapping '
+                    "file and pass it with --mapping")
     return None
 
 

@@ -61,6 +61,10 @@ _DATE_CANDIDATES = (
     "excel",
 )
 _DATE_LO, _DATE_HI = "DATE '1800-01-01'", "DATE '2199-12-31'"
+#: The largest magnitude a number may have (10^15: a quadrillion of any currency).  A
+#: value past it is "out of range": sums over millions of rows of such values would
+#: overflow to infinity in the run, so it is refused at the door instead.
+MAX_ABS_NUMBER = 1e15
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
             "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
 _INTEGER = _NUMERIC[:9]
@@ -323,6 +327,8 @@ def stage_sql(
             bounds.append(f"{p(c.name)} < {c.min!r}")
         if c.max is not None:
             bounds.append(f"{p(c.name)} > {c.max!r}")
+        if c.dtype in ("float", "int"):
+            bounds.append(f"abs({p(c.name)}) > {MAX_ABS_NUMBER!r}")
         if bounds:
             ranges[c.name] = "(" + " OR ".join(bounds) + ")"
     for c in required:

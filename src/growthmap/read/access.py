@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from growthmap.errors import ConfigError, NotFoundError, WorkspaceError
 from growthmap.read._store import Catalog, Page, ensure_indexes, records
+from growthmap.read.scope import scope_predicate
 from growthmap.workspace import Workspace
 
 __all__ = [
@@ -224,23 +225,35 @@ class DataAccess:
         return [r[0] for r in rows]
 
     def scope_sql(self, alias: str = "av") -> tuple[str, list[Any]]:
-        """The predicate (over ``account_value AS alias``) of what this user may see."""
+        """The predicate (over ``account_value AS alias``) of what this user may see.
+
+        This is the one scope rule: it is decided on the snapshot being read (a rep's
+        book in snapshot 3 is the accounts ``snap_3.account_value`` gives the rep), and
+        every route, export, chart and the account card's history go through it.
+        """
         if self._scope is None:
-            u = self.user
-            av_cols = self.columns("account_value")
-            if u.sees_everything:
-                self._scope = ("TRUE", [])
-            elif u.role == "manager" and u.territory_id and "territory_id" in av_cols:
-                # a constant list (one placeholder each): DuckDB filters it in the scan
-                terr = self.territory_subtree(u.territory_id)
-                self._scope = ("{a}.territory_id IN (" + ", ".join("?" * len(terr)) + ")",
-                               list(terr))
-            elif u.role == "rep" and u.rep_id and "owner_rep_id" in av_cols:
-                self._scope = ("{a}.owner_rep_id = ?", [u.rep_id])
-            else:  # a manager without territory or a rep without rep id sees nothing
-                self._scope = ("FALSE", [])
+            self._scope = scope_predicate(self, self.user, self.schema)
         pred, params = self._scope
         return pred.format(a=alias), list(params)
+
+    def for_snapshot(self, snapshot: int | str | None) -> DataAccess:
+        """The same user's access to another snapshot (sharing connection and catalog)."""
+        if snapshot == self.snapshot_id:
+            return self
+        return DataAccess(self.con, self.user, snapshot, catalog=self.catalog,
+                          scatter_max_points=self.scatter_max_points)
+
+    def in_scope(self, account_id: str) -> bool:
+        """Whether the account is in this snapshot and in this user's book there."""
+        pred, params = self.scope_sql()
+        row = self.con.execute(
+            f"SELECT count(*) FROM {self.schema}.account_value av "
+            f"WHERE av.account_id = ? AND {pred}", [account_id, *params]).fetchone()
+        return bool(row and row[0])
+
+    def current_book(self) -> DataAccess:
+        """Access to the latest snapshot: today's book, where feedback is written."""
+        return self.for_snapshot("latest")
 
     def _visible_mask(self, df: pd.DataFrame) -> pd.Series:
         """The scope rule of :meth:`scope_sql`, applied to fetched rows in Python."""
@@ -272,11 +285,7 @@ class DataAccess:
 
     def require_account(self, account_id: str) -> None:
         """Raise *not found* unless the account exists and this user may see it."""
-        pred, params = self.scope_sql()
-        row = self.con.execute(
-            f"SELECT count(*) FROM {self.schema}.account_value av "
-            f"WHERE av.account_id = ? AND {pred}", [account_id, *params]).fetchone()
-        if not row or not row[0]:
+        if not self.in_scope(account_id):
             raise NotFoundError(f"no account {account_id!r}",
                                 hint="check the id; you can only open accounts in your book")
 
@@ -471,23 +480,47 @@ class DataAccess:
     # -- one account -------------------------------------------------------------------
     def account(self, account_id: str) -> dict[str, Any]:
         """The account card (:func:`growthmap.read.card.account_card`) plus its feedback, for an
-        account this user may see; similar accounts outside the user's book are dropped."""
+        account this user may see in this snapshot.
+
+        What the card shows beyond this snapshot is scoped too: a history point only for
+        the snapshots in which the account was in the user's book (so a rep who lost the
+        account does not follow it afterwards, and a rep who gained it does not see its
+        past under someone else); the feedback only while it is in today's book; the
+        parent and group ids and similar accounts only when those are visible as well.
+        """
         from growthmap.read.card import account_card
         from growthmap.read.feedback import feedback_for
 
         self.require_account(account_id)
         ws = _CursorWorkspace(self)
         card = account_card(ws, account_id, self.snapshot_id).model_dump(mode="json")
+        if self.user.sees_everything:
+            card["feedback"] = records(feedback_for(self.con, account_id))
+            return card
+        card["history"] = [h for h in card.get("history") or []
+                           if self.for_snapshot(h["snapshot_id"]).in_scope(account_id)]
         similar = [s["account_id"] for s in card.get("similar_best") or []]
-        if similar:
-            pred, params = self.scope_sql()
-            seen = {r[0] for r in self.con.execute(
-                f"SELECT av.account_id FROM {self.schema}.account_value av WHERE "
-                f"av.account_id IN (SELECT unnest(?::VARCHAR[])) AND {pred}",
-                [similar, *params]).fetchall()}
-            card["similar_best"] = [s for s in card["similar_best"] if s["account_id"] in seen]
-        card["feedback"] = records(feedback_for(self.con, account_id))
+        attrs = card.get("attributes") or {}
+        linked = [str(attrs[k]) for k in ("parent_id", "group_account_id") if attrs.get(k)]
+        seen = self.visible_ids([*similar, *linked])
+        card["similar_best"] = [s for s in card.get("similar_best") or []
+                                if s["account_id"] in seen]
+        for k in ("parent_id", "group_account_id"):
+            if attrs.get(k) and str(attrs[k]) != account_id and str(attrs[k]) not in seen:
+                del attrs[k]
+        card["feedback"] = (records(feedback_for(self.con, account_id))
+                            if self.current_book().in_scope(account_id) else [])
         return card
+
+    def visible_ids(self, ids: list[str]) -> set[str]:
+        """Which of ``ids`` this user may see in this snapshot."""
+        if not ids:
+            return set()
+        pred, params = self.scope_sql()
+        return {r[0] for r in self.con.execute(
+            f"SELECT av.account_id FROM {self.schema}.account_value av WHERE "
+            f"av.account_id IN (SELECT unnest(?::VARCHAR[])) AND {pred}",
+            [ids, *params]).fetchall()}
 
     def families(self) -> list[str]:
         """Product families known to the snapshot."""
@@ -496,22 +529,32 @@ class DataAccess:
             f"SELECT DISTINCT family FROM {self.schema}.{table} ORDER BY 1").fetchall()]
 
     def add_feedback(self, account_id: str, data: dict[str, Any]) -> int:
-        """Validate and store a verdict on an account this user may see."""
+        """Validate and store a verdict on an account of the user's book *today*.
+
+        Feedback is written against the latest snapshot whatever snapshot is being
+        read: an account that has left the user's book since cannot be written on, and
+        the estimate recorded beside the verdict is the current one.
+        """
         from growthmap.read.feedback import add_feedback, parse_feedback
 
-        self.require_account(account_id)
+        now = self.current_book()
+        if now is not self and not now.in_scope(account_id):
+            raise NotFoundError(f"no account {account_id!r} in your current book",
+                                hint="feedback is given on the latest snapshot's book; "
+                                "open the account there")
+        now.require_account(account_id)
         fb = parse_feedback(data)
-        if fb.family is not None and fb.family not in self.families():
+        if fb.family is not None and fb.family not in now.families():
             raise ConfigError(f"unknown product family {fb.family!r}",
                               hint="leave family empty for the account total, or use one of: "
-                              + ", ".join(self.families()))
+                              + ", ".join(now.families()))
         estimate = None
-        if fb.family is None and "potential" in self.columns("potential_account"):
-            row = self.con.execute(f"SELECT potential FROM {self.schema}.potential_account "
+        if fb.family is None and "potential" in now.columns("potential_account"):
+            row = self.con.execute(f"SELECT potential FROM {now.schema}.potential_account "
                                    "WHERE account_id = ?", [account_id]).fetchone()
             estimate = row[0] if row else None
-        elif fb.family is not None and "potential" in self.columns("potential"):
-            row = self.con.execute(f"SELECT potential FROM {self.schema}.potential "
+        elif fb.family is not None and "potential" in now.columns("potential"):
+            row = self.con.execute(f"SELECT potential FROM {now.schema}.potential "
                                    "WHERE account_id = ? AND family = ?",
                                    [account_id, fb.family]).fetchone()
             estimate = row[0] if row else None
@@ -519,13 +562,17 @@ class DataAccess:
                             current_potential=estimate)
 
     def feedback(self) -> pd.DataFrame:
-        """Every verdict on the accounts this user may see, newest first."""
-        pred, params = self.scope_sql()
+        """Every verdict on the accounts of the user's book today, newest first.
+
+        Feedback is live, not part of a snapshot, so it follows today's book whatever
+        snapshot is being read.
+        """
+        now = self.current_book()
+        pred, params = now.scope_sql()
         return self.sql(
             "SELECT f.* FROM gm.feedback f WHERE f.account_id IN (SELECT av.account_id FROM "
-            f"{self.schema}.account_value av WHERE {pred}) "
+            f"{now.schema}.account_value av WHERE {pred}) "
             "ORDER BY f.created_at DESC, f.feedback_id DESC", params)
-
 
 
 class _CursorWorkspace(Workspace):

@@ -357,7 +357,10 @@ def migration(da: DataAccess, dimension: str = "value_tier",
     """How visible accounts moved between two snapshots along ``dimension``.
 
     Accounts in this snapshot are counted under their earlier class, or ``(new)``;
-    accounts of the user's earlier book that are gone count as ``(gone)``.
+    accounts of the user's earlier book that are gone count as ``(gone)``.  Each side is
+    scoped on its own snapshot: an account that joined the user's book in between
+    comes from ``(moved in)`` and one that left it goes to ``(moved out)``, so no class
+    is shown from a snapshot in which the account was someone else's.
     """
     if dimension not in MIGRATION_DIMENSIONS:
         raise ConfigError(f"unknown migration dimension {dimension!r}",
@@ -385,12 +388,16 @@ def migration(da: DataAccess, dimension: str = "value_tier",
             f"cur AS (SELECT a.account_id FROM {da.schema}.account_value a WHERE {pred_now}), "
             f"old AS (SELECT a.account_id FROM {earlier.schema}.account_value a "
             f"WHERE {pred_then}), "
-            "pairs AS (SELECT coalesce(t.c, CASE WHEN t.account_id IS NULL THEN '(new)' "
-            "ELSE '(none)' END) AS from_class, coalesce(n.c, '(none)') AS to_class "
+            # an account's class on the side where it was not in the book is not shown:
+            # it came in ("(moved in)") or left ("(moved out)") the user's book
+            "pairs AS (SELECT CASE WHEN cur.account_id IN (SELECT account_id FROM old) "
+            "THEN coalesce(t.c, '(none)') WHEN t.account_id IS NULL THEN '(new)' "
+            "ELSE '(moved in)' END AS from_class, coalesce(n.c, '(none)') AS to_class "
             "FROM cur JOIN now n USING (account_id) LEFT JOIN then_ t USING (account_id) "
-            "UNION ALL SELECT coalesce(t.c, '(none)'), '(gone)' FROM old "
+            "UNION ALL SELECT coalesce(t.c, '(none)'), CASE WHEN old.account_id IN "
+            "(SELECT account_id FROM now) THEN '(moved out)' ELSE '(gone)' END FROM old "
             "JOIN then_ t USING (account_id) "
-            "WHERE old.account_id NOT IN (SELECT account_id FROM now)) "
+            "WHERE old.account_id NOT IN (SELECT account_id FROM cur)) "
             "SELECT from_class, to_class, count(*) AS accounts FROM pairs GROUP BY 1, 2 "
             "ORDER BY 1, 2", [*p_now, *p_then])
     return da.cached("migration", make, dimension, earlier.snapshot_id)

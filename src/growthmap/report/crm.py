@@ -8,7 +8,11 @@ The format is the one CRM import wizards accept without options:
   they contain a comma, quote or line break (RFC 4180, CRLF line ends);
 * ISO dates (``2025-12-31``), a dot as decimal separator, no thousands separators,
   money with ``report.crm_decimals`` decimals, probabilities between 0 and 1;
-* an empty field where a figure was not computed (never ``nan`` or ``None``).
+* an empty field where a figure was not computed (never ``nan`` or ``None``);
+* a text field a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab,
+  carriage return first) starts with an apostrophe (:mod:`growthmap.report.csv_safety`;
+  ``report.csv_formula_guard = false`` writes names unchanged for an import path that
+  never passes through a spreadsheet).
 
 Rows come through the scoped access layer, so a rep's export holds the rep's book only.
 """
@@ -24,6 +28,7 @@ import pandas as pd
 
 from growthmap.config import Config
 from growthmap.read.access import SYSTEM, DataAccess, Principal
+from growthmap.report.csv_safety import neutralise
 
 __all__ = ["CRM_COLUMNS", "crm_frame", "format_value", "write_crm_csv"]
 
@@ -73,8 +78,9 @@ def format_value(v: Any, kind: str, decimals: int = 2) -> str:
     return str(v)
 
 
-def crm_frame(da: DataAccess, decimals: int = 2) -> pd.DataFrame:
-    """The CRM rows as text, columns in :data:`CRM_COLUMNS` order."""
+def crm_frame(da: DataAccess, decimals: int = 2, *, guard: bool = True) -> pd.DataFrame:
+    """The CRM rows as text, columns in :data:`CRM_COLUMNS` order (``guard``: text
+    cells neutralised against formula injection)."""
     acc = da.export_accounts()
     info = da.snapshot_info()
     acc["as_of"] = info["as_of"]
@@ -83,6 +89,8 @@ def crm_frame(da: DataAccess, decimals: int = 2) -> pd.DataFrame:
     for col, (src, kind) in CRM_COLUMNS.items():
         series = acc[src] if src in acc.columns else pd.Series([None] * len(acc), dtype=object)
         out[col] = [format_value(v, kind, decimals) for v in series.tolist()]
+        if guard and kind == "text":
+            out[col] = [neutralise(v) for v in out[col]]
     return pd.DataFrame(out, columns=list(CRM_COLUMNS))
 
 
@@ -93,7 +101,7 @@ def write_crm_csv(ws: Any, path: str | Path, config: Config | None = None, *,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     da = DataAccess(getattr(ws, "con", ws), user, snapshot)
-    df = crm_frame(da, config.report.crm_decimals)
+    df = crm_frame(da, config.report.crm_decimals, guard=config.report.csv_formula_guard)
     encoding = "utf-8-sig" if config.report.crm_bom else "utf-8"
     with path.open("w", encoding=encoding, newline="") as fh:
         w = csv.writer(fh, dialect="excel", lineterminator="\r\n")

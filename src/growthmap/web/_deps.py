@@ -19,14 +19,11 @@ def current_user(request: Request) -> Principal:
 
     state = request.app.state.gm
     auth = request.headers.get("authorization", "")
-    cur = state.cursor()
-    try:
+    with state.cursor() as cur:
         if auth.lower().startswith("bearer "):
             user = state.auth.from_token(cur, auth[7:].strip())
         else:
             user = state.auth.from_cookie(cur, request.cookies.get(SESSION_COOKIE))
-    finally:
-        cur.close()
     if user is None:
         raise AccessDenied("please sign in",
                            hint="log in at /login, or send 'Authorization: Bearer TOKEN'")
@@ -44,23 +41,23 @@ def get_access(request: Request, user: User,
                ) -> Iterator[DataAccess]:
     """A :class:`DataAccess` for this request's user on its own cursor."""
     state = request.app.state.gm
-    cur = state.cursor()
-    try:
+    with state.cursor() as cur:
         yield DataAccess(cur, user, snapshot or "latest", catalog=state.catalog,
                          scatter_max_points=state.config.report.scatter_max_points)
-    finally:
-        cur.close()
 
 
 Access = Annotated[DataAccess, Depends(get_access)]
 
 
-def check_csrf(request: Request, token: str | None) -> None:
-    """Browser POSTs carry the form token bound to their session; API calls use bearer."""
+def check_csrf(request: Request, token: str | None = None) -> None:
+    """Every state change made with the session cookie carries the token bound to that
+    session: a form field (``token``) or, for JSON calls, the ``X-CSRF-Token`` header.
+    Calls authenticated with a bearer token need none (a browser never adds one)."""
     from growthmap.web.app import SESSION_COOKIE
 
     if request.headers.get("authorization", "").lower().startswith("bearer "):
         return
+    token = token or request.headers.get("x-csrf-token")
     cookie = request.cookies.get(SESSION_COOKIE) or ""
     import hmac
 

@@ -1,9 +1,10 @@
 """The dashboard and JSON API: ``create_app(workspace_path, config) -> FastAPI``.
 
-One DuckDB connection is opened for the app's life; each request works on its own
-cursor of it, through a :class:`~growthmap.read.access.DataAccess` built for the
-signed-in user, so every route — page, JSON, chart or export — is scoped by the same
-rule.  Errors are turned into responses in one place (:func:`_on_error`): JSON for
+The workspace is held open only while requests are in flight (:mod:`._lease`), so the
+CLI can run, load and manage users beside the dashboard; each request works on its own
+cursor, through a :class:`~growthmap.read.access.DataAccess` built for the signed-in
+user, so every route — page, JSON, chart or export — is scoped by the same rule.
+Errors are turned into responses in one place (:func:`_on_error`): JSON for
 ``/api`` and exports, a page for the browser, and a sign-in redirect when a browser
 is not logged in.  The OpenAPI description is at ``/openapi.json`` and rendered, without
 any outside asset, at ``/docs``.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ from growthmap import __version__
 from growthmap.config import Config
 from growthmap.errors import AccessDenied, GrowthmapError
 from growthmap.read.access import Catalog, ensure_indexes
+from growthmap.web._lease import Lease
 from growthmap.web.auth import Authenticator, SessionSigner, session_key
 from growthmap.workspace import Workspace
 
@@ -44,19 +47,23 @@ HERE = Path(__file__).parent
 
 @dataclass
 class AppState:
-    """What every request shares: the workspace connection, config, auth, caches."""
+    """What every request shares: the workspace lease, config, auth, caches."""
 
     path: Path
     config: Config
-    con: duckdb.DuckDBPyConnection
+    lease: Lease
     auth: Authenticator
     templates: Jinja2Templates
     catalog: Catalog = field(default_factory=Catalog)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        with self.lock:
-            return self.con.cursor()
+    def cursor(self) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """A cursor for one request (``with state.cursor() as cur``)."""
+        return self.lease.cursor()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """A separate connection to the workspace, for callers outside a request."""
+        return self.lease.connection()
 
 
 def _wants_json(request: Request) -> bool:
@@ -108,29 +115,30 @@ def create_app(workspace_path: str | Path, config: Config | None = None) -> Fast
     """The dashboard + API over the workspace at ``workspace_path``."""
     config = config or Config()
     wc = config.web
-    ws = Workspace.open(workspace_path, read_only=wc.read_only)  # checks the schema version
-    con = ws.con
-    con.execute("SET enable_progress_bar = false")  # a server has no terminal to draw on
-    signer = SessionSigner(session_key(con, writable=not wc.read_only),
-                           lifetime_s=wc.session_hours * 3600)
+    # checks the schema version; the file is released again before serving
+    with Workspace.open(workspace_path, read_only=wc.read_only,
+                        wait=wc.lock_wait_seconds) as ws:
+        key = session_key(ws.con, writable=not wc.read_only)
+    signer = SessionSigner(key, lifetime_s=wc.session_hours * 3600)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     _filters(templates)
-    state = AppState(Path(workspace_path), config, con,
-                     Authenticator(signer, wc.login_attempts), templates)
-
-    stop = threading.Event()
-    indexer = threading.Thread(target=_index_snapshots, args=(state, stop), daemon=True,
-                               name="growthmap-indexer")
+    lease = Lease(workspace_path, read_only=wc.read_only, wait=wc.lock_wait_seconds)
+    state = AppState(Path(workspace_path), config, lease,
+                     Authenticator(signer, wc.login_attempts, persist=not wc.read_only),
+                     templates)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()  # one indexer per start: the app may be started again
+        indexer = threading.Thread(target=_index_snapshots, args=(state, stop), daemon=True,
+                                   name="growthmap-indexer")
         if not wc.read_only:
             indexer.start()
         yield
         stop.set()
         if indexer.is_alive():
             indexer.join(timeout=60)
-        con.close()
+        lease.close()
 
     app = FastAPI(
         title="growthmap", version=__version__, lifespan=lifespan,
@@ -148,6 +156,11 @@ def create_app(workspace_path: str | Path, config: Config | None = None) -> Fast
     @app.middleware("http")
     async def _headers(request: Request, call_next):
         response = await call_next(request)
+        if not request.url.path.startswith("/static/"):
+            # pages, API answers and exports carry account data: never kept by a
+            # browser or a proxy (a shared computer's back button shows nothing)
+            response.headers["Cache-Control"] = "no-store"
+            response.headers.setdefault("Pragma", "no-cache")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         # vega compiles chart expressions with Function(): 'unsafe-eval', nothing inline
@@ -164,23 +177,25 @@ def _index_snapshots(state: AppState, stop: threading.Event) -> None:
     """Index every snapshot's account_id columns, newest first, while serving.
 
     Requests do not wait: until a snapshot is indexed its lookups scan (slower at a
-    million accounts, never wrong).  Failures only cost speed, so they are swallowed.
+    million accounts, never wrong).  The workspace is held for one snapshot at a time,
+    so a CLI command waiting for it gets its turn.  Failures only cost speed, so they
+    are swallowed (a busy workspace included: the next start tries again).
     """
-    cur = state.cursor()
-    try:
-        ids = [r[0] for r in cur.execute(
-            "SELECT snapshot_id FROM gm.snapshots ORDER BY snapshot_id DESC").fetchall()]
+    with contextlib.suppress(duckdb.Error, GrowthmapError):
+        with state.cursor() as cur:
+            ids = [r[0] for r in cur.execute(
+                "SELECT snapshot_id FROM gm.snapshots ORDER BY snapshot_id DESC").fetchall()]
         for sid in ids:
             if stop.is_set():
                 return
-            with contextlib.suppress(duckdb.Error):
+            with state.cursor() as cur:
                 ensure_indexes(cur, f"snap_{sid}")
-    finally:
-        cur.close()
+            time.sleep(0.05)  # let a waiting CLI command in between two snapshots
 
 
 def _filters(templates: Jinja2Templates) -> None:
     from growthmap.report.html import money, number, percent, text
 
     env = templates.env
-    env.filters.update(money=money, percent=percent, number=number, text=text)
+    env.filters.update(money=money, percent=percent, number=number, text=text,
+                       urlid=lambda v: quote(str(v), safe=""))  # ids are opaque: "/" too

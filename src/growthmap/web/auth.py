@@ -7,9 +7,13 @@
   (base64url) finds the row, the secret is checked against its hash; a verified token
   is remembered in memory against the stored hash, so replacing or removing it takes
   effect on the next request without re-running scrypt on every call.
-* A browser session is a cookie ``user|expiry|fingerprint`` signed with HMAC-SHA256;
-  the fingerprint comes from the password hash, so changing a password or removing
-  the user ends every session.  The signing key is kept in ``gm.meta``.
+* A browser session is a cookie ``user|expiry|fingerprint|session`` signed with
+  HMAC-SHA256; the fingerprint comes from the password hash, so changing a password or
+  removing the user ends every session, and signing out records the session id in
+  ``gm.revoked_sessions`` so a copied cookie stops working at once.  The signing key
+  is kept in ``gm.meta``.
+* Failed logins are throttled per user name *and* client address with a growing
+  wait (:class:`LoginThrottle`), never a fixed lock-out that someone else can trigger.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import threading
 import time
-from collections import OrderedDict, defaultdict, deque
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import duckdb
@@ -34,6 +39,7 @@ from growthmap.read.access import ROLES, Principal
 __all__ = [
     "USERNAME_RULE",
     "Authenticator",
+    "LoginThrottle",
     "SessionSigner",
     "add_user",
     "get_principal",
@@ -195,21 +201,23 @@ class SessionSigner:
 
     def sign(self, username: str, password_hash: str | None, now: float | None = None) -> str:
         expiry = int((now or time.time()) + self.lifetime_s)
-        payload = f"{_b64(username.encode())}|{expiry}|{self.fingerprint(password_hash)}"
+        payload = (f"{_b64(username.encode())}|{expiry}|{self.fingerprint(password_hash)}|"
+                   f"{secrets.token_urlsafe(16)}")
         return f"{payload}|{self._mac(payload)}"
 
-    def read(self, cookie: str | None, now: float | None = None) -> tuple[str, str] | None:
-        """(username, fingerprint) of a valid, unexpired cookie, else None."""
-        if not cookie or cookie.count("|") != 3:
+    def read(self, cookie: str | None, now: float | None = None
+             ) -> tuple[str, str, str, int] | None:
+        """(username, fingerprint, session id, expiry) of a valid, unexpired cookie."""
+        if not cookie or cookie.count("|") != 4 or len(cookie) > 1000:
             return None
         payload, mac = cookie.rsplit("|", 1)
         if not hmac.compare_digest(mac, self._mac(payload)):
             return None
-        user64, expiry, fp = payload.split("|")
+        user64, expiry, fp, sid = payload.split("|")
         try:
             if int(expiry) < (now or time.time()):
                 return None
-            return _unb64(user64).decode(), fp
+            return _unb64(user64).decode(), fp, sid, int(expiry)
         except (ValueError, UnicodeDecodeError):
             return None
 
@@ -218,46 +226,115 @@ class SessionSigner:
         return self._mac("csrf|" + cookie)
 
 
+class LoginThrottle:
+    """Failed logins slow down the one who fails, not the user they try to be.
+
+    Failures are counted per (user name, client address), per client address and per
+    user name over a sliding ``window_s``.  Past ``limit`` failures a key must wait
+    ``2 ** (failures - limit)`` seconds after its last failure (capped at ``max_wait_s``)
+    before the next try is even checked.  The per-user count alone could be driven up
+    by anyone, so it never holds back an address that has signed in as that user
+    before, and its wait is capped at one minute: nobody can lock a user out.
+    """
+
+    def __init__(self, limit: int = 10, window_s: float = 900.0, max_wait_s: float = 900.0,
+                 size: int = 100_000) -> None:
+        self.limit, self.window_s, self.max_wait_s, self.size = limit, window_s, max_wait_s, size
+        self._fails: OrderedDict[tuple[str, str, str], tuple[int, float]] = OrderedDict()
+        self._good: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _keys(self, user: str, addr: str) -> list[tuple[tuple[str, str, str], int, float]]:
+        """(key, failures allowed, longest wait) of each counter."""
+        keys = [(("pair", user, addr), self.limit, self.max_wait_s),
+                (("addr", "", addr), self.limit * 5, self.max_wait_s)]
+        if (user, addr) not in self._good:
+            keys.append((("user", user, ""), self.limit * 10, 60.0))
+        return keys
+
+    def wait(self, user: str, addr: str, now: float | None = None) -> float:
+        """Seconds before ``addr`` may try ``user`` again (0 = now)."""
+        now = time.time() if now is None else now
+        longest = 0.0
+        with self._lock:
+            for key, allowed, cap in self._keys(user, addr):
+                n, last = self._fails.get(key, (0, 0.0))
+                if n < allowed or now - last > self.window_s:
+                    continue
+                longest = max(longest, last + min(2.0 ** (n - allowed), cap) - now)
+        return max(longest, 0.0)
+
+    def failed(self, user: str, addr: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._lock:
+            for key, _, _ in self._keys(user, addr):
+                n, last = self._fails.get(key, (0, 0.0))
+                self._fails[key] = ((0 if now - last > self.window_s else n) + 1, now)
+                self._fails.move_to_end(key)
+            while len(self._fails) > self.size:
+                self._fails.popitem(last=False)
+
+    def succeeded(self, user: str, addr: str) -> None:
+        with self._lock:
+            self._fails.pop(("pair", user, addr), None)
+            self._good[(user, addr)] = None
+            while len(self._good) > self.size:
+                self._good.popitem(last=False)
+
+
 class Authenticator:
-    """Checks passwords, tokens and cookies; throttles repeated failed logins."""
+    """Checks passwords, tokens and cookies; throttles failed logins; ends sessions."""
 
     def __init__(self, signer: SessionSigner, max_failures: int = 10,
-                 window_s: float = 900.0) -> None:
+                 window_s: float = 900.0, *, persist: bool = True) -> None:
         self.signer = signer
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self.throttle = LoginThrottle(max_failures, window_s)
+        self.persist = persist
+        self._revoked: dict[str, int] = {}
         self._verified: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _throttled(self, username: str) -> bool:
-        now = time.time()
-        with self._lock:
-            q = self._failures[username]
-            while q and q[0] < now - self.window_s:
-                q.popleft()
-            return len(q) >= self.max_failures
-
-    def _fail(self, username: str) -> None:
-        with self._lock:
-            self._failures[username].append(time.time())
-
-    def login(self, con: duckdb.DuckDBPyConnection, username: str, password: str) -> str:
+    def login(self, con: duckdb.DuckDBPyConnection, username: str, password: str,
+              client: str = "") -> str:
         """Check a password and return a signed session cookie value."""
-        if self._throttled(username):
-            raise AccessDenied("too many failed logins for this user",
-                               hint="wait 15 minutes, or ask an admin to reset the password")
+        if (wait := self.throttle.wait(username, client)) > 0:
+            raise AccessDenied("too many failed logins from here",
+                               hint=f"try again in {math.ceil(wait)} s")
         found = get_principal(con, username) if USERNAME_RULE.match(username or "") else None
         stored = found[1] if found else None
         if not verify_secret(password or "", stored):
-            self._fail(username)
+            self.throttle.failed(username, client)
             raise AccessDenied("unknown user or wrong password",
                                hint="check both, or ask an admin (`growthmap user add`)")
+        self.throttle.succeeded(username, client)
         return self.signer.sign(username, stored)
+
+    def logout(self, con: duckdb.DuckDBPyConnection, cookie: str | None) -> None:
+        """End a session on the server: its cookie is refused from now on, copies too."""
+        read = self.signer.read(cookie)
+        if read is None:
+            return
+        sid, expiry = read[2], read[3]
+        with self._lock:
+            self._revoked[sid] = expiry
+            now = time.time()
+            for k in [k for k, e in self._revoked.items() if e < now]:
+                del self._revoked[k]
+        if self.persist and _has_revocations(con):
+            con.execute("DELETE FROM gm.revoked_sessions WHERE expires_at < now()::TIMESTAMP")
+            con.execute("INSERT OR REPLACE INTO gm.revoked_sessions VALUES (?, "
+                        "make_timestamp(?::BIGINT * 1000000))", [sid, expiry])
+
+    def revoked(self, con: duckdb.DuckDBPyConnection, sid: str) -> bool:
+        with self._lock:
+            if sid in self._revoked:
+                return True
+        return _has_revocations(con) and bool(con.execute(
+            "SELECT count(*) FROM gm.revoked_sessions WHERE session_id = ?", [sid]).fetchone()[0])
 
     def from_cookie(self, con: duckdb.DuckDBPyConnection, cookie: str | None) -> Principal | None:
         read = self.signer.read(cookie)
-        if read is None:
+        if read is None or self.revoked(con, read[2]):
             return None
         found = get_principal(con, read[0])
         if found is None or not hmac.compare_digest(SessionSigner.fingerprint(found[1]), read[1]):
@@ -292,12 +369,21 @@ class Authenticator:
         return found[0]
 
 
+def _has_revocations(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                            "table_schema = 'gm' AND table_name = 'revoked_sessions'"
+                            ).fetchone()[0])
+
+
 def session_key(con: duckdb.DuckDBPyConnection, *, writable: bool) -> bytes:
     """The cookie-signing key kept in ``gm.meta`` (created on first use).
 
     A read-only workspace without a key gets a per-process key: logins then last
     until the server restarts.
     """
+    if writable:  # where signing out is remembered (workspaces made before had none)
+        con.execute("CREATE TABLE IF NOT EXISTS gm.revoked_sessions ("
+                    "session_id VARCHAR PRIMARY KEY, expires_at TIMESTAMP)")
     row = con.execute("SELECT value FROM gm.meta WHERE key = 'web_session_key'").fetchone()
     if row:
         return _unb64(row[0])

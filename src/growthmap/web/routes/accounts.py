@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -47,20 +48,20 @@ def accounts_api(request: Request, da: Access,
     return {"snapshot_id": da.snapshot_id, **_page(request, da, query).to_json()}
 
 
-@router.get("/accounts/{account_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/accounts/{account_id:path}", response_class=HTMLResponse, include_in_schema=False)
 def account_page(request: Request, da: Access, account_id: AccountId) -> Response:
     card = da.account(account_id)
     ctx = page_context(request, da, "accounts", card=card, families=da.families())
     return request.app.state.gm.templates.TemplateResponse(request, "account.html", ctx)
 
 
-@router.get("/api/accounts/{account_id}")
+@router.get("/api/accounts/{account_id:path}")
 def account_api(da: Access, account_id: AccountId) -> dict[str, Any]:
     """The account card: figures, families, potential with drivers, competitors, feedback."""
     return da.account(account_id)
 
 
-@router.post("/accounts/{account_id}/feedback", include_in_schema=False)
+@router.post("/accounts/{account_id:path}/feedback", include_in_schema=False)
 def feedback_form(request: Request, da: Access, account_id: AccountId,
                   verdict: Annotated[str, Form(max_length=20)],
                   csrf: Annotated[str | None, Form(max_length=200)] = None,
@@ -76,13 +77,17 @@ def feedback_form(request: Request, da: Access, account_id: AccountId,
                           hint="type the potential you believe, e.g. 120000") from None
     da.add_feedback(account_id, {"verdict": verdict, "family": family or None,
                                  "figure": number, "reason": reason})
-    return RedirectResponse(f"/accounts/{account_id}#feedback", status_code=303)
+    return RedirectResponse(f"/accounts/{quote(account_id, safe='')}#feedback", status_code=303)
 
 
-@router.post("/api/accounts/{account_id}/feedback", status_code=201)
+@router.post("/api/accounts/{account_id:path}/feedback", status_code=201)
 def feedback_api(request: Request, da: Access, account_id: AccountId,
                  body: FeedbackIn) -> dict[str, Any]:
-    """Mark the account's potential as agreed, too high or too low (with figure and reason)."""
+    """Mark the account's potential as agreed, too high or too low (with figure and reason).
+
+    With the session cookie (not a bearer token) send the page's form token as the
+    ``X-CSRF-Token`` header."""
+    check_csrf(request)
     _writable(request)
     fid = da.add_feedback(account_id, body.model_dump())
     return {"feedback_id": fid, "account_id": account_id}

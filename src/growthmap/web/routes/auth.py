@@ -34,17 +34,17 @@ def login(request: Request, username: Annotated[str, Form(max_length=64)],
     from growthmap.web.app import SESSION_COOKIE
 
     state = request.app.state.gm
-    cur = state.cursor()
+    client = request.client.host if request.client else ""
     try:
-        cookie = state.auth.login(cur, username, password)
+        with state.cursor() as cur:
+            cookie = state.auth.login(cur, username, password, client)
     except AccessDenied as exc:
         return state.templates.TemplateResponse(
-            request, "login.html", {"next": _safe_next(next), "error": exc.message,
-                                    "user": None, "nav": None, "csrf": "", "snapshot_id": None,
-                                    "query": {}},
-            status_code=401)
-    finally:
-        cur.close()
+            request, "login.html", {"next": _safe_next(next), "user": None, "nav": None,
+                                    "error": f"{exc.message} ({exc.hint})" if "try again"
+                                    in (exc.hint or "") else exc.message,
+                                    "csrf": "", "snapshot_id": None, "query": {}},
+            status_code=429 if "try again" in (exc.hint or "") else 401)
     resp = RedirectResponse(_safe_next(next), status_code=303)
     resp.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax",
                     secure=state.config.web.secure_cookies,
@@ -58,6 +58,9 @@ def logout(request: Request, user: User,
     from growthmap.web.app import SESSION_COOKIE
 
     check_csrf(request, csrf)
+    state = request.app.state.gm
+    with state.cursor() as cur:  # the session ends on the server, not only in this browser
+        state.auth.logout(cur, request.cookies.get(SESSION_COOKIE))
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE)
     return resp

@@ -34,7 +34,7 @@ def reps_page(request: Request, da: Access) -> Response:
     return request.app.state.gm.templates.TemplateResponse(request, "reps.html", ctx)
 
 
-@router.get("/reps/{rep_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/reps/{rep_id:path}", response_class=HTMLResponse, include_in_schema=False)
 def rep_page(request: Request, da: Access, rep_id: RepId,
              query: Annotated[AccountQuery, Query()]) -> Response:
     book = _book(da, rep_id, query, request)
@@ -48,7 +48,7 @@ def reps_api(da: Access) -> dict[str, Any]:
     return {"snapshot_id": da.snapshot_id, "rows": records(views.reps(da))}
 
 
-@router.get("/api/reps/{rep_id}")
+@router.get("/api/reps/{rep_id:path}")
 def rep_api(request: Request, da: Access, rep_id: RepId,
             query: Annotated[AccountQuery, Query()]) -> dict[str, Any]:
     """A rep's book: the rep's figures and a page of the rep's accounts."""

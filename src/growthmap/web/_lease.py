@@ -1,0 +1,116 @@
+"""The server's hold on the workspace: a DuckDB connection open only while it is used.
+
+DuckDB lets one process write a file, and a process holding it open - even idle -
+keeps every other process out.  So the dashboard does not keep the workspace open:
+the first request in flight opens a connection, every request in flight works on its
+own cursor of it (so requests still run in parallel), and it is closed ``linger``
+seconds (one by default) after the last one finished - opening a connection costs
+tens of milliseconds, so a burst of requests shares one.  Between bursts the file is
+free, and `growthmap run`, `load` and
+`user ...` proceed; while one of those holds the file, a request waits up to
+``web.lock_wait_seconds`` and then answers 503 (:class:`~growthmap.errors.WorkspaceBusy`)
+with a message to try again.  Since every request reads the users table afresh,
+removing a user or replacing a token takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+
+from growthmap.workspace import connect, duckdb_memory_limit
+
+__all__ = ["Lease"]
+
+
+class Lease:
+    """A connection shared by the requests in flight and closed when none is."""
+
+    def __init__(self, path: str | Path, *, read_only: bool, wait: float, linger: float = 1.0,
+                 setup: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self.wait = wait
+        self.linger = linger
+        self.setup = setup
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._users = 0
+        self._idle_since = 0  # bumped on every release: a stale closer does nothing
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self.opened = 0  # how many times a connection was opened (for tests and logs)
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        con = connect(self.path, read_only=self.read_only, wait=self.wait)
+        try:
+            con.execute("SET enable_progress_bar = false")  # a server has no terminal
+            if limit := duckdb_memory_limit():
+                con.execute("SET memory_limit = ?", [limit])
+            if self.setup is not None:
+                self.setup(con)
+        except BaseException:
+            con.close()
+            raise
+        self.opened += 1
+        return con
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of the shared connection, opened if no request holds one."""
+        with self._lock:
+            if self._con is None:
+                self._con = self._open()
+            self._users += 1
+            con = self._con
+        try:
+            cur = con.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0 and self._con is not None:
+                    self._idle_since += 1
+                    if self.linger <= 0:
+                        self._close_locked()
+                    else:
+                        if self._timer is not None:
+                            self._timer.cancel()
+                        self._timer = threading.Timer(self.linger, self._close_if_idle,
+                                                      [self._idle_since])
+                        self._timer.daemon = True
+                        self._timer.start()
+
+    def _close_if_idle(self, generation: int) -> None:
+        with self._lock:
+            if self._users == 0 and generation == self._idle_since:
+                self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    @property
+    def held(self) -> bool:
+        """Whether the server holds the workspace open right now."""
+        return self._con is not None
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """A separate connection the caller closes (in one process, DuckDB shares the
+        open database between connections with the same settings)."""
+        return connect(self.path, read_only=self.read_only, wait=self.wait)
+
+    def close(self) -> None:
+        """Close the connection now unless a request is using it."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._users == 0:
+                self._close_locked()
