@@ -27,7 +27,7 @@ import ibis
 from growthmap.contract.inputs import TABLES
 from growthmap.errors import NotFoundError, WorkspaceError
 
-__all__ = ["DEFAULT_WORKSPACE", "SCHEMA_VERSION", "Workspace", "duckdb_memory_limit"]
+__all__ = ["CATALOG", "DEFAULT_WORKSPACE", "SCHEMA_VERSION", "Workspace", "duckdb_memory_limit"]
 
 SCHEMA_VERSION = 1
 DEFAULT_WORKSPACE = Path("growthmap.duckdb")
@@ -56,6 +56,32 @@ CREATE TABLE IF NOT EXISTS gm.feedback (
     feedback_id INTEGER PRIMARY KEY, account_id VARCHAR, family VARCHAR, verdict VARCHAR,
     figure DOUBLE, reason VARCHAR, username VARCHAR, created_at TIMESTAMP);
 """
+
+
+#: The name the workspace file is attached under.  DuckDB would otherwise name the
+#: catalog after the file's stem, so ``gm.duckdb`` or ``main.duckdb`` would clash with
+#: the schemas of the same name ("Ambiguous reference to catalog or schema").
+CATALOG = "workspace"
+
+
+def _connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection whose default catalog is the workspace file, whatever its name.
+
+    The file is attached to an in-memory database under :data:`CATALOG`; spilled
+    blocks still go beside the file (``<file>.tmp``), as they do when DuckDB opens
+    the file directly.
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("SET temp_directory = ?", [f"{path}.tmp"])
+        mode = " (READ_ONLY)" if read_only else ""
+        literal = "'" + str(path).replace("'", "''") + "'"  # ATTACH takes no parameters
+        con.execute(f"ATTACH {literal} AS {CATALOG}{mode}")
+        con.execute(f"USE {CATALOG}")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def duckdb_memory_limit() -> str | None:
@@ -105,12 +131,22 @@ class Workspace:
             path.unlink()
             Path(f"{path}.wal").unlink(missing_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
-        con.execute(_SYSTEM_DDL)
-        con.execute(
-            "INSERT INTO gm.meta VALUES ('schema_version', ?), ('created_at', ?)",
-            [str(SCHEMA_VERSION), datetime.now(UTC).isoformat()],
-        )
+        try:
+            con = _connect(path)
+            try:
+                con.execute(_SYSTEM_DDL)
+                con.execute(
+                    "INSERT INTO gm.meta VALUES ('schema_version', ?), ('created_at', ?)",
+                    [str(SCHEMA_VERSION), datetime.now(UTC).isoformat()],
+                )
+            except BaseException:
+                con.close()
+                raise
+        except duckdb.Error as exc:  # a failed init leaves nothing behind
+            path.unlink(missing_ok=True)
+            Path(f"{path}.wal").unlink(missing_ok=True)
+            raise WorkspaceError(f"cannot create workspace {path}: {exc}",
+                                 hint="choose another --workspace path") from None
         return cls(path, con)
 
     @classmethod
@@ -127,8 +163,8 @@ class Workspace:
                 hint="run `growthmap init` (or `growthmap demo`) first, or pass --workspace PATH",
             )
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
+            con = _connect(path, read_only=read_only)
+        except duckdb.Error as exc:
             raise WorkspaceError(
                 f"cannot open workspace {path}: {exc}",
                 hint="is another growthmap process writing to it? If the file is not a "

@@ -83,12 +83,15 @@ def register(app: typer.Typer) -> None:
     def init(
         ctx: typer.Context,
         force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+        workspace: Annotated[Path | None, typer.Option(
+            "--workspace", "-w",
+            help="Workspace file to create (overrides the global --workspace).")] = None,
     ) -> None:
         """Create an empty workspace.
 
         Example: [bold]growthmap init --workspace sales.duckdb[/]
         """
-        path = workspace_path(ctx)
+        path = workspace if workspace is not None else workspace_path(ctx)
         Workspace.create(path, overwrite=force).close()
         console.print(f"created workspace {path}")
 
