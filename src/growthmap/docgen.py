@@ -69,6 +69,11 @@ def render_config() -> str:
 def _commands(group, prefix: list[str]):
     import typer
 
+    if not prefix:  # the root loads its commands lazily: build them all
+        from growthmap.cli import load_commands
+
+        load_commands()
+
     ctx = typer.Context(group, info_name=" ".join(prefix))
     for name in group.list_commands(ctx):
         cmd = group.get_command(ctx, name)
@@ -84,8 +89,9 @@ def render_cli() -> str:
     import typer
     from typer.testing import CliRunner
 
-    from growthmap.cli import app
+    from growthmap.cli import app, load_commands
 
+    load_commands()
     os.environ.setdefault("COLUMNS", "100")
     runner = CliRunner()
     root = typer.main.get_command(app)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from growthmap.config import Config, load_config
-from growthmap.workspace import Workspace
+if TYPE_CHECKING:  # imported when used: `growthmap --help` stays fast
+    from growthmap.config import Config
+    from growthmap.workspace import Workspace
 
 __all__ = [
     "console",
@@ -33,11 +35,15 @@ def workspace_path(ctx: typer.Context) -> Path:
 def open_workspace(ctx: typer.Context, *, create: bool = False,
                    read_only: bool = False) -> Workspace:
     """Open the workspace named by the global ``--workspace`` option."""
+    from growthmap.workspace import Workspace
+
     return Workspace.open(workspace_path(ctx), create=create, read_only=read_only)
 
 
 def get_config(ctx: typer.Context) -> Config:
     """The config named by ``--config`` (or ./growthmap.toml, or the defaults)."""
+    from growthmap.config import load_config
+
     return load_config((ctx.obj or {}).get("config"))
 
 

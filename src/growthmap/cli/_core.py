@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from growthmap.cli._common import console, get_config, open_workspace, progress, workspace_path
-from growthmap.config import Config
 from growthmap.errors import ConfigError
-from growthmap.read.summary import Headline, headline
-from growthmap.workspace import Workspace
+
+if TYPE_CHECKING:
+    from growthmap.config import Config
+    from growthmap.read.summary import Headline
 
 __all__ = ["print_headline", "register"]
 
@@ -91,6 +92,8 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]growthmap init --workspace sales.duckdb[/]
         """
+        from growthmap.workspace import Workspace
+
         path = workspace if workspace is not None else workspace_path(ctx)
         Workspace.create(path, overwrite=force).close()
         console.print(f"created workspace {path}")
@@ -123,6 +126,7 @@ def register(app: typer.Typer) -> None:
             return
         if engine not in (None, "duckdb"):
             raise ConfigError(f"unknown engine {engine!r}", hint="use duckdb or spark")
+        from growthmap.read.summary import headline
         from growthmap.runner.duckdb_run import run
 
         with open_workspace(ctx) as ws, progress("running") as step:
@@ -140,6 +144,8 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]growthmap summary --snapshot previous[/]
         """
+        from growthmap.read.summary import headline
+
         with open_workspace(ctx, read_only=True) as ws:
             print_headline(headline(ws, snapshot))
 

@@ -31,7 +31,7 @@ from growthmap.config import Config
 from growthmap.errors import AccessDenied, GrowthmapError
 from growthmap.read.access import Catalog, ensure_indexes
 from growthmap.web.auth import Authenticator, SessionSigner, session_key
-from growthmap.workspace import Workspace
+from growthmap.workspace import Workspace, cursor
 
 __all__ = ["ROUTE_MODULES", "SESSION_COOKIE", "AppState", "create_app"]
 
@@ -56,7 +56,7 @@ class AppState:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self.lock:
-            return self.con.cursor()
+            return cursor(self.con)
 
 
 def _wants_json(request: Request) -> bool:
