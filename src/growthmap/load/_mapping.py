@@ -136,6 +136,9 @@ class ColumnSpec:
     ``auto``).  ``decimal``/``thousands`` override the defaults for this column.
     ``values`` recodes raw values before typing (``{"CN": "credit_note"}``), which is
     how document types, won/lost flags or stage names are translated.
+    ``expr`` computes the column from others (``"Quantity * UnitPrice"``, a DuckDB
+    expression checked by :mod:`growthmap.load._computed`); a plain string that names
+    no header but reads as an expression is taken as one too.
     """
 
     source: str | None = None
@@ -143,8 +146,9 @@ class ColumnSpec:
     decimal: str | None = None
     thousands: str | None = None
     values: dict[str, str] = field(default_factory=dict)
+    expr: str | None = None
 
-    _KEYS = ("from", "date_format", "decimal", "thousands", "values")
+    _KEYS = ("from", "expr", "date_format", "decimal", "thousands", "values")
 
     @classmethod
     def from_value(cls, name: str, value: Any) -> ColumnSpec:
@@ -163,12 +167,15 @@ class ColumnSpec:
             thousands=_separator(f"{where}.thousands", data["thousands"], _THOUSANDS)
             if "thousands" in data else None,
             values={str(k): _value_text(v) for k, v in values.items()},
+            expr=_as_str(f"{where}.expr", data["expr"]) if "expr" in data else None,
         )
 
     def to_value(self) -> str | dict[str, Any]:
         out: dict[str, Any] = {}
         if self.source is not None:
             out["from"] = self.source
+        if self.expr is not None:
+            out["expr"] = self.expr
         if self.date_format:
             out["date_format"] = list(self.date_format)
         if self.decimal is not None:

@@ -14,7 +14,7 @@ from growthmap.runner.pipeline import Progress, RunContext, run_stages
 from growthmap.runner.snapshot import OutputSpill, SnapshotWriter
 from growthmap.workspace import Workspace
 
-__all__ = ["RunResult", "default_as_of", "run"]
+__all__ = ["RunResult", "as_of_warnings", "default_as_of", "run"]
 
 
 @dataclass
@@ -41,6 +41,36 @@ def default_as_of(ws: Workspace) -> dt.date:
     return last
 
 
+def as_of_warnings(ws: Workspace, as_of: dt.date) -> list[str]:
+    """Warnings when ``as_of`` lies outside what the transactions can support.
+
+    A date well after the last transaction silently shrinks every trailing-twelve-month
+    figure (the months after the data count as zero); a date with less than a year of
+    history before it leaves T12M and the models' features short.  Both are easy to do
+    by accident (a config copied from another year), so the run says so with the dates.
+    """
+    first, last = ws.con.execute("SELECT min(date), max(date) FROM main.transactions").fetchone()
+    if first is None:
+        return []
+    first, last = _day(first), _day(last)
+    out = []
+    gap = (as_of - last).days
+    if gap > 31:
+        out.append(
+            f"warning: the as-of date {as_of} is {gap} days after the data's last transaction "
+            f"({last}); every trailing-twelve-month figure counts those days as no sales. "
+            f"Use --as-of {last} or load newer transactions.")
+    if (as_of - first).days < 365:
+        out.append(
+            f"warning: only {(as_of - first).days} days of transactions before the as-of date "
+            f"{as_of} (the data starts {first}); T12M and the models want a full year.")
+    return out
+
+
+def _day(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
 def run(
     ws: Workspace,
     config: Config | None = None,
@@ -62,6 +92,8 @@ def run(
         ws.table(t)  # clear error when a required table is missing
     as_of = as_of or config.run.as_of or default_as_of(ws)
     ctx = RunContext(config=config, as_of=as_of, source=ws, progress=progress)
+    for warning in as_of_warnings(ws, as_of):
+        ctx.note(warning)
     if not write:
         run_stages(ctx, only=only)
         return RunResult(None, as_of, ctx.outputs, ctx.evaluations, ctx.notes)
