@@ -261,7 +261,7 @@ class Workspace:
     def table(self, name: str, schema: str = "main") -> ibis.Table:
         """An input (or any) table as an Ibis expression; a clear error when absent."""
         if not self.has_table(name, schema):
-            what = "input table" if schema == "main" else f"table {schema}."
+            what = "input table " if schema == "main" else f"table {schema}."
             hint = (
                 f"load it with `growthmap load {name} FILE`"
                 if name in TABLES and schema == "main"

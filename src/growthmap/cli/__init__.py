@@ -163,6 +163,12 @@ def _root(
         "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """growthmap: segment accounts by value and potential and plan the field from it."""
+    if config is not None and not config.is_file():
+        from growthmap.errors import ConfigError
+
+        raise ConfigError(f"config file {config} does not exist",
+                          hint="check the --config path, or leave it out to use ./growthmap.toml "
+                          "or the defaults")
     ctx.obj = {"workspace": workspace, "config": config, "debug": debug}
 
 

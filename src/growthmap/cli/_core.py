@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from growthmap.config import Config
     from growthmap.read.summary import Headline
 
-__all__ = ["print_headline", "register"]
+__all__ = ["parse_day", "print_headline", "register"]
 
 
 def _money(x: float | None) -> str:
@@ -56,6 +56,9 @@ def print_headline(h: Headline, workspace: Path | None = None) -> None:
                      f" potential bands at "
                      f"{', '.join(_money(e) for e in th.get('potential_edges', []))}{cur}")
         console.print(_table(f"Value x potential: accounts per cell{edges}", h.matrix))
+        how = (th.get("sources") or {}).get("bands", "")
+        if how and how != "amounts":
+            console.print(f"[dim]bands: {escape(how)}[/]", highlight=False)
     for title, rows in h.sections.items():
         if rows:
             console.print(_table(f"{title}{cur}" if title.startswith("Whitespace") else title,
@@ -90,6 +93,15 @@ def print_headline(h: Headline, workspace: Path | None = None) -> None:
     console.print(f"  growthmap {w}card ACCOUNT_ID            one account and why", highlight=False)
     console.print(f"  growthmap {w}user add NAME --role admin  then growthmap {w}serve: "
                   "the dashboard (log in as that user)", highlight=False)
+
+
+def parse_day(text: str) -> dt.date:
+    """A date as YYYY-MM-DD; the error shows the expected form, not a strftime code."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2025-12-31"
+                                 ) from None
 
 
 def _run_spark(config: Config, as_of: dt.date | None, input_dir: Path | None,
@@ -136,8 +148,8 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
         ctx: typer.Context,
-        as_of: Annotated[dt.datetime | None, typer.Option(
-            "--as-of", formats=["%Y-%m-%d"],
+        as_of: Annotated[dt.date | None, typer.Option(
+            "--as-of", parser=parse_day, metavar="YYYY-MM-DD",
             help="Compute every figure as of this date (default: config, else the latest "
             "transaction date).")] = None,
         label: Annotated[str | None, typer.Option(help="A label stored with the snapshot.")] = None,
@@ -155,7 +167,7 @@ def register(app: typer.Typer) -> None:
         Example: [bold]growthmap run --engine spark --input world/ --output out/[/]
         """
         config = get_config(ctx)
-        day = as_of.date() if as_of else None
+        day = as_of
         if (engine or config.run.engine) == "spark":
             _run_spark(config, day, input_dir, output_dir)
             return

@@ -168,12 +168,17 @@ def register(app: typer.Typer) -> None:
             s.add_row(c["table_name"], c["reason"], f"{c['n']:,}")
         console.print(s)
         t = Table(title=f"first {len(rows)} quarantined rows")
-        for c in ("load", "table", "row", "reason", "column", "value", "raw"):
+        for c in ("load", "table", "row", "reason", "column", "value"):
             t.add_column(c, justify="right" if c in ("load", "row") else "left")
         for r in rows:
             t.add_row(str(r["load_id"]), r["table_name"], str(r["row_number"]), r["reason"],
-                      r["column_name"] or "", _cut(r["value"], 30), _cut(r["raw"]))
+                      r["column_name"] or "", _cut(r["value"], 30))
         console.print(t)
+        # the raw rows below the table, wrapped: a column would be cut in a narrow terminal
+        console.print("raw content of those rows:")
+        for r in rows:
+            console.print(f"  {r['table_name']} row {r['row_number']}: {_cut(r['raw'], 2000)}",
+                          markup=False, highlight=False, soft_wrap=False)
 
     @app.command("quality")
     def quality_cmd(

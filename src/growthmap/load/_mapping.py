@@ -53,6 +53,7 @@ __all__ = [
     "SourceOptions",
     "normalize_name",
     "read_mapping",
+    "toml_hint",
 ]
 
 #: Date "formats" that are not strftime patterns: ``auto`` detects the format per
@@ -420,6 +421,19 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def toml_hint(text: str, error: str) -> str:
+    """A fix for a TOML syntax error, quoting the line it names."""
+    m = re.search(r"line (\d+)", error)
+    line = text.splitlines()[int(m.group(1)) - 1].strip() if m and 0 < int(m.group(1)) <= len(
+        text.splitlines()) else ""
+    where = f"line {m.group(1)}: {line}" if m else "the line named"
+    if line.count('"') % 2 == 1:
+        return f"close the string on {where} (every value needs a quote at both ends)"
+    if "=" in line and not re.search(r"=\s*[\"'\[{\dtf-]", line):
+        return f'quote the value on {where}, e.g. amount = "Net Amount"'
+    return f'fix the TOML syntax on {where}; values are quoted: amount = "Net Amount"'
+
+
 def read_mapping(path: str | Path) -> Mapping:
     """Read a TOML mapping file; a syntax or content error names the file and the key."""
     path = Path(path)
@@ -436,10 +450,8 @@ def read_mapping(path: str | Path) -> Mapping:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"mapping file {path} is not valid TOML: {exc}",
-            hint='headers with spaces need quotes: amount = "Net Amount"',
-        ) from None
+        raise ConfigError(f"mapping file {path} is not valid TOML: {exc}",
+                          hint=toml_hint(text, str(exc))) from None
     try:
         return Mapping.from_dict(data, origin=str(path))
     except ConfigError as exc:

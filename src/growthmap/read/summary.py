@@ -83,7 +83,7 @@ def _call_first(da: Any) -> list[dict[str, Any]]:
                 f"ORDER BY priority_rank NULLS LAST, account_id LIMIT {CALL_FIRST}")
     if "reasons" in df.columns:  # the first two reasons (tier and ROAD); the card has all
         df["reasons"] = df["reasons"].fillna("").map(
-            lambda r: "; ".join(p.strip() for p in str(r).split(";")[:2])[:120])
+            lambda r: "; ".join(p.split("(")[0].strip() for p in str(r).split(";")[:2]))
     return _records(df, {"account_id": "account", "name": "name", "tier": "tier",
                          "road": "ROAD", "value": "value", "whitespace": "whitespace",
                          "next_best_offer": "next best offer", "reasons": "why"})
