@@ -173,11 +173,16 @@ def register(app: typer.Typer) -> None:
             return
         if engine not in (None, "duckdb"):
             raise ConfigError(f"unknown engine {engine!r}", hint="use duckdb or spark")
-        from growthmap.read.summary import headline
-        from growthmap.runner.duckdb_run import run
+        with progress("running") as step:
+            step("loading the models and the pipeline")  # a few seconds of imports
+            from growthmap.read.summary import headline
+            from growthmap.runner.duckdb_run import run
+            from growthmap.runner.pipeline import stages
 
-        with open_workspace(ctx) as ws, progress("running") as step:
-            result = run(ws, config, as_of=day, label=label, progress=step)
+            step.plan([st.name for st in stages()])
+            step("opening the workspace")
+            with open_workspace(ctx) as ws:
+                result = run(ws, config, as_of=day, label=label, progress=step)
         with open_workspace(ctx, read_only=True) as ws:
             print_headline(headline(ws, result.snapshot_id), workspace_path(ctx))
 
