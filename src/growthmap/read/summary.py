@@ -116,11 +116,15 @@ def headline(ws: Workspace, snapshot: int | str | None = "latest") -> Headline:
     sections["Whitespace by product family"] = _records(fam, {
         "family": "family", "accounts": "accounts", "current": "current",
         "potential": "potential", "whitespace": "whitespace"})
-    terr = views.territories(da)
+    terr, key, title = views.territories(da), "territory_id", "Whitespace by territory"
+    for alt in ("region", "country"):  # no territories: the regions, else the countries
+        if (terr is None or not len(terr) or terr[key].isna().all()) \
+                and alt in da.columns("account_value"):
+            terr, key, title = views._rollup(da, alt), alt, f"Whitespace by {alt}"
     if terr is not None and "whitespace" in terr.columns:
         terr = terr.sort_values("whitespace", ascending=False)
-    sections["Whitespace by territory"] = _records(terr, {
-        "territory_id": "territory", "accounts": "accounts", "current": "current",
+    sections[title] = _records(terr, {
+        key: key.removesuffix("_id"), "accounts": "accounts", "current": "current",
         "potential": "potential", "whitespace": "whitespace"}, limit=10)
     sections["ROAD (current value x whitespace)"] = _records(views.road_counts(da), {
         "road": "ROAD", "accounts": "accounts", "customers": "customers", "value": "value",
