@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from growthmap.config import Config
 from growthmap.read.access import Principal
 from growthmap.report.crm import CRM_COLUMNS, format_value, write_crm_csv
-from growthmap.report.excel import column_format, sheet_name, write_workbook
+from growthmap.report.excel import column_format, header_label, sheet_name, write_workbook
 from growthmap.workspace import Workspace
 from tests.test_web_api import world
 
@@ -62,16 +62,20 @@ def test_workbook_sheets_are_ready_to_filter(workbook, ref) -> None:
     assert [n for n in names if n.startswith("Book ")] == [f"Book {r}" for r in reps]
     acc = workbook["Accounts"]
     header = [c.value for c in acc[1]]
-    assert header[0] == "account_id" and {"value", "potential", "tier", "road"} <= set(header)
+    assert header[0] == "Account ID" and {"Value", "Potential", "Tier", "ROAD"} <= set(header)
     assert acc.freeze_panes == "B2"
-    assert acc.auto_filter.ref.startswith("A1:")
+    (table,) = acc.tables.values()  # a native Excel table over the whole sheet
+    assert table.ref == f"A1:{acc.cell(len(av) + 1, len(header)).coordinate}"
+    assert [c.name for c in table.tableColumns] == header
     assert acc.max_row == len(av) + 1
     col = {h: i + 1 for i, h in enumerate(header)}
-    assert acc.cell(2, col["value"]).number_format == "#,##0"
-    assert acc.cell(2, col["share_of_wallet"]).number_format == "0.0%"
-    assert acc.cell(2, col["last_purchase"]).number_format == "yyyy-mm-dd"
+    assert acc.cell(2, col["Value"]).number_format == "#,##0"
+    assert acc.cell(2, col["Share of wallet"]).number_format == "0.0%"
+    assert acc.cell(2, col["Last purchase"]).number_format == "yyyy-mm-dd"
+    if "Employees" in col:  # a count: an integer format, not #,##0.00
+        assert acc.cell(2, col["Employees"]).number_format == "#,##0"
     ids = [acc.cell(r, 1).value for r in range(2, acc.max_row + 1)]
-    values = [acc.cell(r, col["value"]).value for r in range(2, acc.max_row + 1)]
+    values = [acc.cell(r, col["Value"]).value for r in range(2, acc.max_row + 1)]
     expected = av.sort_values(["value", "account_id"], ascending=[False, True])
     assert ids == list(expected["account_id"])
     assert values == pytest.approx(list(expected["value"]))
@@ -91,7 +95,7 @@ def test_many_reps_get_one_filterable_sheet(w: dict[str, Any], tmp_path) -> None
     assert "Rep books" in wb.sheetnames
     assert not [n for n in wb.sheetnames if n.startswith("Book ")]
     first = next(wb["Rep books"].iter_rows(max_row=1, values_only=True))
-    assert first[:2] == ("owner_rep_id", "account_id")
+    assert first[:2] == ("Owner rep ID", "Account ID")
 
 
 def test_text_never_becomes_a_formula(tmp_path) -> None:
@@ -114,6 +118,11 @@ def test_sheet_names_and_formats() -> None:
     assert column_format("whitespace", pd.Series([1.0])) == "money"
     assert column_format("ptb", pd.Series([0.1])) == "share"
     assert column_format("employees", pd.Series([3])) == "int"
+    assert column_format("employees", pd.Series([3.0, None])) == "int"  # NaN made it float
+    assert column_format("need", pd.Series([0.25, 1.0])) == "float"
+    assert header_label("share_of_wallet") == "Share of wallet"
+    assert header_label("owner_rep_id") == "Owner rep ID"
+    assert header_label("ptb") == "PtB"
     assert column_format("name", pd.Series(["a"])) == "text"
 
 

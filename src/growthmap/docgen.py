@@ -31,6 +31,11 @@ def _type_name(tp: object) -> str:
     return getattr(tp, "__name__", str(tp)).replace("NoneType", "none")
 
 
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a ``|`` would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
 def _section_rows(model: type[BaseModel], prefix: str) -> tuple[list[str], list]:
     rows, subs = [], []
     for name, f in model.model_fields.items():
@@ -38,10 +43,15 @@ def _section_rows(model: type[BaseModel], prefix: str) -> tuple[list[str], list]
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             subs.append((f"{prefix}.{name}", ann, f.description or ""))
             continue
-        default = f.get_default(call_default_factory=True)
-        if isinstance(default, BaseModel):
-            default = default.model_dump()
-        rows.append(f"| `{name}` | {_type_name(ann)} | `{default!r}` | {f.description or ''} |")
+        if f.is_required():
+            shown = "required"
+        else:
+            default = f.get_default(call_default_factory=True)
+            if isinstance(default, BaseModel):
+                default = default.model_dump()
+            shown = f"`{default!r}`"
+        rows.append(f"| `{name}` | {_cell(_type_name(ann))} | {_cell(shown)} | "
+                    f"{_cell(f.description or '')} |")
     return rows, subs
 
 
@@ -69,6 +79,11 @@ def render_config() -> str:
 def _commands(group, prefix: list[str]):
     import typer
 
+    if not prefix:  # the root loads its commands lazily: build them all
+        from growthmap.cli import load_commands
+
+        load_commands()
+
     ctx = typer.Context(group, info_name=" ".join(prefix))
     for name in group.list_commands(ctx):
         cmd = group.get_command(ctx, name)
@@ -84,8 +99,9 @@ def render_cli() -> str:
     import typer
     from typer.testing import CliRunner
 
-    from growthmap.cli import app
+    from growthmap.cli import app, load_commands
 
+    load_commands()
     os.environ.setdefault("COLUMNS", "100")
     runner = CliRunner()
     root = typer.main.get_command(app)

@@ -20,15 +20,20 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import ibis
 
 from growthmap.contract.inputs import TABLES
 from growthmap.errors import NotFoundError, WorkspaceBusy, WorkspaceError
 
-__all__ = ["DEFAULT_WORKSPACE", "SCHEMA_VERSION", "Workspace", "connect", "duckdb_memory_limit"]
+if TYPE_CHECKING:  # Ibis (and pandas under it) load when a query needs them
+    import ibis
+
+__all__ = ["CATALOG", "DEFAULT_WORKSPACE", "SCHEMA_VERSION", "Workspace", "connect", "cursor",
+           "duckdb_memory_limit"]
 
 SCHEMA_VERSION = 1
 DEFAULT_WORKSPACE = Path("growthmap.duckdb")
@@ -57,6 +62,59 @@ CREATE TABLE IF NOT EXISTS gm.feedback (
     feedback_id INTEGER PRIMARY KEY, account_id VARCHAR, family VARCHAR, verdict VARCHAR,
     figure DOUBLE, reason VARCHAR, username VARCHAR, created_at TIMESTAMP);
 """
+
+
+#: The catalog name a workspace file is attached under when its own name would clash.
+#: DuckDB names the catalog after the file's stem, so ``gm.duckdb`` or ``main.duckdb``
+#: would make ``gm.meta`` ambiguous ("Ambiguous reference to catalog or schema").
+CATALOG = "workspace"
+_RESERVED = {"gm", "main", "truth", "memory", "system", "temp", "information_schema",
+             "pg_catalog", CATALOG}
+
+
+def _clashes(path: Path) -> bool:
+    """Whether DuckDB's catalog name for ``path`` would clash with a schema we use."""
+    stem = path.stem.lower()
+    return stem in _RESERVED or stem.startswith("snap_")
+
+
+def _connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection whose default catalog is the workspace file, whatever its name.
+
+    Most files are opened directly.  A file whose name clashes with a schema is
+    attached to an in-memory database under :data:`CATALOG` instead (spilled blocks
+    still go beside the file); a cursor on such a connection needs :func:`cursor`.
+    """
+    if not _clashes(path):
+        return duckdb.connect(str(path), read_only=read_only)
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET temp_directory = {_literal(f'{path}.tmp')}")
+        mode = " (READ_ONLY)" if read_only else ""
+        con.execute(f"ATTACH {_literal(str(path))} AS {CATALOG}{mode}")  # takes no parameters
+        con.execute(f"USE {CATALOG}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new connection to the same workspace (for another thread), on its catalog."""
+    (catalog,) = con.execute("SELECT current_database()").fetchone()
+    cur = con.cursor()
+    cur.execute(f"USE {quote(catalog)}")
+    return cur
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (for statements that take no parameters)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier."""
+    return '"' + str(name).replace('"', '""') + '"'
 
 
 def duckdb_memory_limit() -> str | None:
@@ -90,8 +148,8 @@ def connect(path: str | Path, *, read_only: bool = False, wait: float = 0.0,
     delay, told = 0.05, False
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
+            return _connect(Path(path), read_only=read_only)
+        except duckdb.Error as exc:
             if not _locked(exc):
                 raise WorkspaceError(
                     f"cannot open workspace {path}: {exc}",
@@ -123,8 +181,18 @@ class Workspace:
         self.path = Path(path)
         self.con = con
         if limit := duckdb_memory_limit():
-            con.execute("SET memory_limit = ?", [limit])
-        self.ibis = ibis.duckdb.from_connection(con)
+            con.execute(f"SET memory_limit = {_literal(limit)}")
+
+    @cached_property
+    def ibis(self) -> ibis.BaseBackend:
+        """The Ibis backend over this connection, built on first use.
+
+        Importing Ibis costs about a second; ``init``, ``load`` and small commands
+        never need it.
+        """
+        import ibis
+
+        return ibis.duckdb.from_connection(self.con)
 
     # -- opening -----------------------------------------------------------------
     @classmethod
@@ -139,13 +207,24 @@ class Workspace:
                 )
             path.unlink()
             Path(f"{path}.wal").unlink(missing_ok=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
-        con.execute(_SYSTEM_DDL)
-        con.execute(
-            "INSERT INTO gm.meta VALUES ('schema_version', ?), ('created_at', ?)",
-            [str(SCHEMA_VERSION), datetime.now(UTC).isoformat()],
-        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = _connect(path)
+            try:
+                con.execute(_SYSTEM_DDL)
+                con.execute(  # literals: a parameter makes DuckDB import pandas (~1 s)
+                    "INSERT INTO gm.meta VALUES ('schema_version', "
+                    f"{_literal(str(SCHEMA_VERSION))}), "
+                    f"('created_at', {_literal(datetime.now(UTC).isoformat())})")
+            except BaseException:
+                con.close()
+                raise
+        except (duckdb.Error, OSError) as exc:  # a failed init leaves nothing behind
+            for leftover in (path, Path(f"{path}.wal")):
+                if leftover.is_file():
+                    leftover.unlink()
+            raise WorkspaceError(f"cannot create workspace {path}: {exc}",
+                                 hint="choose another --workspace path") from None
         return cls(path, con)
 
     @classmethod
@@ -193,6 +272,10 @@ class Workspace:
         """The Ibis backend over this workspace (the run's ``Source`` protocol)."""
         return self.ibis
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new connection to this workspace, for another thread (see :func:`cursor`)."""
+        return cursor(self.con)
+
     def close(self) -> None:
         self.con.close()
 
@@ -214,7 +297,7 @@ class Workspace:
     def table(self, name: str, schema: str = "main") -> ibis.Table:
         """An input (or any) table as an Ibis expression; a clear error when absent."""
         if not self.has_table(name, schema):
-            what = "input table" if schema == "main" else f"table {schema}."
+            what = "input table " if schema == "main" else f"table {schema}."
             hint = (
                 f"load it with `growthmap load {name} FILE`"
                 if name in TABLES and schema == "main"

@@ -13,6 +13,7 @@ import importlib
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
@@ -21,20 +22,90 @@ from growthmap import __version__
 from growthmap.cli._common import err_console
 from growthmap.errors import GrowthmapError
 
-__all__ = ["COMMAND_MODULES", "app", "main"]
+__all__ = ["COMMANDS", "COMMAND_MODULES", "app", "load_commands", "main"]
 
-#: Modules under growthmap.cli that add commands, in help order.
-COMMAND_MODULES = [
-    "_core", "_load", "_demo", "_evaluate", "_potential", "_models", "_segments", "_plan",
-    "_report", "_web", "_mapping", "_link",
-]
+#: Every top-level command: the modules that define it (their ``register(app)``) and its
+#: one-line help.  Commands are imported only when used, so ``growthmap --help`` and a
+#: small command do not pay for pandas, Ibis and the models; a test checks that this
+#: table matches the commands' own docstrings.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "init": (("_core",), "Create an empty workspace."),
+    "run": (("_core",), "Run the pipeline and write a snapshot, then print its summary."),
+    "summary": (("_core",), "Print the headline figures of a snapshot."),
+    "snapshots": (("_core",), "List the snapshots in the workspace."),
+    "load": (("_load",),
+             "Load FILE into TABLE; every row is loaded or quarantined with a reason."),
+    "quarantine": (("_load",),
+                   "List quarantined rows with their reason, source row and raw content."),
+    "quality": (("_load",),
+                "List cells emptied on load (bad value in an optional column; the row loaded)."),
+    "demo": (("_demo",),
+             "Generate the demo world into a fresh workspace and run the pipeline on it."),
+    "evaluate": (("_evaluate", "_potential", "_models"),
+                 "Measure how good a model is (backtest or ground truth)."),
+    "card": (("_segments",),
+             "Show one account's card: value, potential, scores, tier and why, history."),
+    "track": (("_segments",),
+              "Show how accounts moved between segments from one snapshot to another."),
+    "plan": (("_plan",), "Plan the field: rollups, rep books, quotas, capacity, allocation, "
+             "alignment."),
+    "report": (("_report",), "Write the self-contained HTML report (charts, findings, "
+               "methodology; works offline)."),
+    "export": (("_report",), "Export the snapshot as an Excel workbook or a CRM import file."),
+    "chart": (("_report",), "Save one chart as a PNG (for slides) or SVG image."),
+    "serve": (("_web",), "Serve the dashboard and JSON API (API reference at /docs)."),
+    "user": (("_web",), "Dashboard users, roles and API tokens."),
+    "mapping": (("_mapping",), "Mapping files for CRM/ERP exports: suggest one, list presets."),
+    "link": (("_link",),
+             "Match an outside list of companies to the accounts (exact keys, then Splink)."),
+    "dedupe": (("_link",),
+               "List accounts that look like the same company (gm.duplicates); merges nothing."),
+}
+
+#: Modules under growthmap.cli that add commands.
+COMMAND_MODULES = list(dict.fromkeys(m for mods, _ in COMMANDS.values() for m in mods))
+
+#: Click commands built so far, by name (a module registers its commands once).
+_LOADED: dict[str, click.Command] = {}
+_DONE: set[tuple[str, ...]] = set()
+
+
+def load_commands(*names: str) -> dict[str, click.Command]:
+    """Import the modules behind ``names`` (all commands when none) and build them."""
+    for name in names or tuple(COMMANDS):
+        modules = COMMANDS[name][0] if name in COMMANDS else ()
+        if not modules or modules in _DONE:
+            continue
+        sub = typer.Typer(rich_markup_mode="rich", pretty_exceptions_enable=False)
+        for mod in modules:
+            importlib.import_module(f"growthmap.cli.{mod}").register(sub)
+        group = typer.main.get_group(sub)
+        _LOADED.update(group.commands)
+        _DONE.add(modules)
+    return _LOADED
+
+
+class _Stub(click.Command):
+    """What ``--help`` lists for a command not imported yet: its name and one line."""
 
 
 class _Group(TyperGroup):
-    """Click group that turns growthmap errors into one message and an exit code."""
+    """Click group that loads commands lazily and turns growthmap errors into one message."""
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
-        return list(self.commands)  # registration order, not alphabetical
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)  # table order, not alphabetical
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _LOADED:
+            return _LOADED[cmd_name]
+        if cmd_name in COMMANDS:  # the help listing: resolve_command loads the real one
+            return _Stub(cmd_name, help=COMMANDS[cmd_name][1])
+        return None
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[override]
+        if args and args[0] in COMMANDS:
+            load_commands(args[0])
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
@@ -46,7 +117,7 @@ class _Group(TyperGroup):
             if exc.hint:
                 err_console.print(f"[yellow]fix:[/] {escape(exc.hint)}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, typer.TyperException):
+        except (typer.Exit, typer.Abort, typer.TyperException, click.ClickException):
             raise
         except KeyboardInterrupt:
             err_console.print("interrupted")
@@ -96,11 +167,13 @@ def _root(
         "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """growthmap: segment accounts by value and potential and plan the field from it."""
+    if config is not None and not config.is_file():
+        from growthmap.errors import ConfigError
+
+        raise ConfigError(f"config file {config} does not exist",
+                          hint="check the --config path, or leave it out to use ./growthmap.toml "
+                          "or the defaults")
     ctx.obj = {"workspace": workspace, "config": config, "debug": debug, "wait": wait}
-
-
-for _mod in COMMAND_MODULES:
-    importlib.import_module(f"growthmap.cli.{_mod}").register(app)
 
 
 def main() -> None:

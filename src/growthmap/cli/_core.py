@@ -4,56 +4,104 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from growthmap.cli._common import console, get_config, open_workspace, progress, workspace_path
-from growthmap.config import Config
 from growthmap.errors import ConfigError
-from growthmap.read.summary import Headline, headline
-from growthmap.workspace import Workspace
 
-__all__ = ["print_headline", "register"]
+if TYPE_CHECKING:
+    from growthmap.config import Config
+    from growthmap.read.summary import Headline
+
+__all__ = ["parse_day", "print_headline", "register"]
 
 
 def _money(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}"
 
 
-def print_headline(h: Headline) -> None:
-    """Render a snapshot's headline as rich tables."""
-    t = Table(title=f"Snapshot {h.snapshot_id} as of {h.as_of}", show_header=False)
+def _cell(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return "" if v is None else str(v)
+
+
+def _table(title: str, rows: list[dict]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for c in rows[0]:
+        t.add_column(str(c), justify="left" if isinstance(rows[0][c], str) or rows[0][c] is None
+                     else "right", overflow="fold")
+    for r in rows:
+        t.add_row(*[_cell(v) for v in r.values()])
+    return t
+
+
+def print_headline(h: Headline, workspace: Path | None = None) -> None:
+    """Render a snapshot's summary: the thesis (value x potential) first, then value."""
+    cur = f" ({h.currency})" if h.currency else ""
+    console.print(f"[bold]Snapshot {h.snapshot_id} as of {h.as_of}[/]{cur}", highlight=False)
+    for s in h.thesis:
+        console.print(f"[bold green]{s}[/]", highlight=False)
+    if h.matrix:
+        th = h.thresholds
+        edges = ""
+        if th.get("value_edges"):
+            edges = (f" — value bands start at {', '.join(_money(e) for e in th['value_edges'])},"
+                     f" potential bands at "
+                     f"{', '.join(_money(e) for e in th.get('potential_edges', []))}{cur}")
+        console.print(_table(f"Value x potential: accounts per cell{edges}", h.matrix))
+        how = (th.get("sources") or {}).get("bands", "")
+        if how and how != "amounts":
+            console.print(f"[dim]bands: {escape(how)}[/]", highlight=False)
+    for title, rows in h.sections.items():
+        if rows:
+            console.print(_table(f"{title}{cur}" if title.startswith("Whitespace") else title,
+                                 rows))
     f = h.figures
+    t = Table(title=f"Current value{cur}", show_header=False, title_justify="left")
     t.add_row("accounts", f"{f['accounts']:,}")
     t.add_row("customers / prospects", f"{f['customers']:,} / {f['prospects']:,}")
     t.add_row("current value (T12M)", _money(f["value"]))
     t.add_row("ARPA (per customer)", _money(f["arpa"]))
+    if f.get("potential") is not None:
+        t.add_row("potential / whitespace", f"{_money(f['potential'])} / "
+                  f"{_money(f['whitespace'])}")
     if f.get("top20_share") is not None:
         t.add_row("top-20% share / Gini / HHI",
                   f"{f['top20_share']:.1%} / {f['gini']:.3f} / {f['hhi']:.4f}")
     console.print(t)
-    tt = Table(title="Value tiers")
-    for c in ("tier", "accounts", "customers", "value", "share"):
-        tt.add_column(c, justify="left" if c == "tier" else "right")
-    for r in h.tiers:
-        tt.add_row(r["tier"], f"{r['accounts']:,}", f"{r['customers']:,}", _money(r["value"]),
-                   f"{(r['share'] or 0):.1%}")
-    console.print(tt)
-    for title, rows in h.sections.items():
-        if not rows:
-            continue
-        st = Table(title=title)
-        for c in rows[0]:
-            st.add_column(str(c))
-        for r in rows:
-            st.add_row(*[f"{v:,.2f}" if isinstance(v, float) else str(v) for v in r.values()])
-        console.print(st)
+    if h.tiers:
+        console.print(_table("Value tiers (current value only)", [
+            {**r, "share": f"{(r.get('share') or 0):.1%}"} for r in h.tiers]))
     for s in h.sentences:
-        console.print(f"• {s}")
+        console.print(f"• {s}", highlight=False)
     for n in h.notes:
-        console.print(f"[dim]note: {n}[/]")
+        if n.startswith("warning:"):
+            console.print(f"[bold yellow]{escape(n)}[/]", highlight=False)
+        else:
+            console.print(f"[dim]note: {escape(n)}[/]", highlight=False)
+    w = f"-w {workspace} " if workspace is not None else ""
+    console.print("\n[bold]Where to look next[/]")
+    console.print(f"  growthmap {w}report --out report.html   the HTML report with charts",
+                  highlight=False)
+    console.print(f"  growthmap {w}card ACCOUNT_ID            one account and why", highlight=False)
+    console.print(f"  growthmap {w}user add NAME --role admin  then growthmap {w}serve: "
+                  "the dashboard (log in as that user)", highlight=False)
+
+
+def parse_day(text: str) -> dt.date:
+    """A date as YYYY-MM-DD; the error shows the expected form, not a strftime code."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2025-12-31"
+                                 ) from None
 
 
 def _run_spark(config: Config, as_of: dt.date | None, input_dir: Path | None,
@@ -83,20 +131,25 @@ def register(app: typer.Typer) -> None:
     def init(
         ctx: typer.Context,
         force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+        workspace: Annotated[Path | None, typer.Option(
+            "--workspace", "-w",
+            help="Workspace file to create (overrides the global --workspace).")] = None,
     ) -> None:
         """Create an empty workspace.
 
         Example: [bold]growthmap init --workspace sales.duckdb[/]
         """
-        path = workspace_path(ctx)
+        from growthmap.workspace import Workspace
+
+        path = workspace if workspace is not None else workspace_path(ctx)
         Workspace.create(path, overwrite=force).close()
         console.print(f"created workspace {path}")
 
     @app.command("run")
     def run_cmd(
         ctx: typer.Context,
-        as_of: Annotated[dt.datetime | None, typer.Option(
-            "--as-of", formats=["%Y-%m-%d"],
+        as_of: Annotated[dt.date | None, typer.Option(
+            "--as-of", parser=parse_day, metavar="YYYY-MM-DD",
             help="Compute every figure as of this date (default: config, else the latest "
             "transaction date).")] = None,
         label: Annotated[str | None, typer.Option(help="A label stored with the snapshot.")] = None,
@@ -114,18 +167,24 @@ def register(app: typer.Typer) -> None:
         Example: [bold]growthmap run --engine spark --input world/ --output out/[/]
         """
         config = get_config(ctx)
-        day = as_of.date() if as_of else None
+        day = as_of
         if (engine or config.run.engine) == "spark":
             _run_spark(config, day, input_dir, output_dir)
             return
         if engine not in (None, "duckdb"):
             raise ConfigError(f"unknown engine {engine!r}", hint="use duckdb or spark")
-        from growthmap.runner.duckdb_run import run
+        with progress("running") as step:
+            step("loading the models and the pipeline")  # a few seconds of imports
+            from growthmap.read.summary import headline
+            from growthmap.runner.duckdb_run import run
+            from growthmap.runner.pipeline import stages
 
-        with open_workspace(ctx) as ws, progress("running") as step:
-            result = run(ws, config, as_of=day, label=label, progress=step)
+            step.plan([st.name for st in stages()])
+            step("opening the workspace")
+            with open_workspace(ctx) as ws:
+                result = run(ws, config, as_of=day, label=label, progress=step)
         with open_workspace(ctx, read_only=True) as ws:
-            print_headline(headline(ws, result.snapshot_id))
+            print_headline(headline(ws, result.snapshot_id), workspace_path(ctx))
 
     @app.command()
     def summary(
@@ -137,8 +196,10 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]growthmap summary --snapshot previous[/]
         """
+        from growthmap.read.summary import headline
+
         with open_workspace(ctx, read_only=True) as ws:
-            print_headline(headline(ws, snapshot))
+            print_headline(headline(ws, snapshot), workspace_path(ctx))
 
     @app.command()
     def snapshots(ctx: typer.Context) -> None:

@@ -68,12 +68,35 @@ def register(app: typer.Typer) -> None:
             ws = demo_world.build_demo_workspace(path, n_accounts=accounts, seed=seed,
                                                  progress=step, regime=reg)
         with ws, progress("running the pipeline") as step:
+            from growthmap.runner.pipeline import stages
+
+            step.plan([st.name for st in stages()])
             result = run(ws, config, as_of=config.run.as_of or demo_world.DEMO_AS_OF,
                          label="demo", progress=step)
             _print_loads(ws)
-            print_headline(headline(ws, result.snapshot_id))
+            print_headline(headline(ws, result.snapshot_id), path)
+            login = _first_user(ws)
         console.print(f"\nworkspace: {path} — try [bold]growthmap -w {path} summary[/], "
-                      "[bold]growthmap report[/] or [bold]growthmap serve[/]")
+                      f"[bold]growthmap -w {path} report[/] or "
+                      f"[bold]growthmap -w {path} serve[/]", highlight=False)
+        if login:
+            console.print(f"dashboard login: user [bold]admin[/], password [bold]{login}[/] "
+                          "(created for this demo workspace; change it with "
+                          f"growthmap -w {path} user add admin --role admin --replace)",
+                          highlight=False)
+
+
+def _first_user(ws) -> str | None:
+    """An admin user for the dashboard when the workspace has none; its password."""
+    import secrets
+
+    from growthmap.web.auth import add_user
+
+    if ws.con.execute("SELECT count(*) FROM gm.users").fetchone()[0]:
+        return None
+    password = secrets.token_urlsafe(9)
+    add_user(ws.con, "admin", "admin", password=password)
+    return password
 
 
 def _is_demo(path: Path) -> bool:

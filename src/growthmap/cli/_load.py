@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from growthmap.cli._common import console, lock_wait, open_workspace, progress
+from growthmap.cli._common import console, lock_wait, open_workspace, progress, workspace_path
+from growthmap.errors import InputError
 from growthmap.load import (
     LoadReport,
     Mapping,
@@ -62,6 +63,42 @@ def print_report(report: LoadReport) -> None:
         console.print(f"see the rows: growthmap quarantine --table {report.table}")
 
 
+def auto_mapping(ws_path: Path, table: str, file: Path) -> Mapping:
+    """The mapping ``load`` uses when none is given: the suggestion, shown and saved.
+
+    Each line is printed with its confidence and the whole suggestion is saved beside
+    the workspace (``<workspace>.<table>.mapping.toml``) for review; a required column
+    that no header fits, or that two headers fit about equally, stops the load with
+    the question and the file to answer it in.
+    """
+    from growthmap.load.suggest import suggest_mapping
+
+    suggestion = suggest_mapping(file, table)
+    saved = ws_path.parent / f"{ws_path.name.removesuffix('.duckdb')}.{table}.mapping.toml"
+    saved.write_text(suggestion.to_toml(), encoding="utf-8")
+    t = Table(title=f"mapping used for {file.name} (no --mapping given; saved to {saved})",
+              title_justify="left")
+    for c in ("column", "header in the file", "confidence"):
+        t.add_column(c, justify="right" if c == "confidence" else "left")
+    for g in suggestion.guesses.values():
+        t.add_row(g.column, g.header, f"{g.confidence:.2f}")
+    console.print(t)
+    again = f"growthmap -w {ws_path} load {table} {file} --mapping {saved}"
+    if suggestion.missing_required:
+        raise InputError(
+            f"{file}: which header holds {', '.join(suggestion.missing_required)} "
+            f"(required in {table})? None looked like it; the file has: "
+            f"{', '.join(suggestion.headers)}",
+            hint=f"name it in {saved} and run: {again}")
+    if suggestion.ambiguous:
+        questions = "; ".join(
+            f"which header holds {col}: " + " or ".join(f"{h!r} ({c:.2f})" for h, c in cands)
+            + "?" for col, cands in suggestion.ambiguous.items())
+        raise InputError(f"{file}: {questions}",
+                         hint=f"keep the right header in {saved} and run: {again}")
+    return suggestion.mapping()
+
+
 def _cut(text: object, width: int = 60) -> str:
     s = "" if text is None else str(text)
     return s if len(s) <= width else s[: width - 1] + "…"
@@ -98,6 +135,9 @@ def register(app: typer.Typer) -> None:
         Example: [bold]growthmap load accounts Accounts.csv --preset salesforce[/]
         """
         spec: Path | Mapping | None = mapping
+        if mapping is None and preset is None:
+            ws_path = workspace if workspace is not None else workspace_path(ctx)
+            spec = auto_mapping(ws_path, table, file)
         if preset is not None:
             from growthmap.load.presets import preset_mapping
 
@@ -138,12 +178,17 @@ def register(app: typer.Typer) -> None:
             s.add_row(c["table_name"], c["reason"], f"{c['n']:,}")
         console.print(s)
         t = Table(title=f"first {len(rows)} quarantined rows")
-        for c in ("load", "table", "row", "reason", "column", "value", "raw"):
+        for c in ("load", "table", "row", "reason", "column", "value"):
             t.add_column(c, justify="right" if c in ("load", "row") else "left")
         for r in rows:
             t.add_row(str(r["load_id"]), r["table_name"], str(r["row_number"]), r["reason"],
-                      r["column_name"] or "", _cut(r["value"], 30), _cut(r["raw"]))
+                      r["column_name"] or "", _cut(r["value"], 30))
         console.print(t)
+        # the raw rows below the table, wrapped: a column would be cut in a narrow terminal
+        console.print("raw content of those rows:")
+        for r in rows:
+            console.print(f"  {r['table_name']} row {r['row_number']}: {_cut(r['raw'], 2000)}",
+                          markup=False, highlight=False, soft_wrap=False)
 
     @app.command("quality")
     def quality_cmd(

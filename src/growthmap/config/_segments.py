@@ -272,6 +272,12 @@ class SegmentsConfig(Section):
     care_default: CareModel = Field(
         default_factory=lambda: CareModel(**_DEFAULT_CARE),
         description="Care model of accounts no rule matches.")
+    care_max_cost_share: float | None = Field(
+        0.2, ge=0, le=1,
+        description="Coverage an account gets costs at most this share of what is at stake "
+        "with it (the larger of its current value and potential), at the plan's rep cost per "
+        "hour (plan.loaded_cost / plan.productive_hours): a rule's touches, then hours per "
+        "touch, are cut to fit, at least one touch of a quarter hour. Empty: no cap.")
     nbo_min_whitespace: float = Field(
         0.0, ge=0, description="A family needs more whitespace than this to be offered next.")
 

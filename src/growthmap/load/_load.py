@@ -23,6 +23,7 @@ import duckdb
 
 from growthmap.contract.inputs import TABLES, Table
 from growthmap.errors import ConfigError, InputError
+from growthmap.load._computed import add_computed
 from growthmap.load._mapping import Mapping, read_mapping
 from growthmap.load._plan import Plan, resolve
 from growthmap.load._quarantine import STAGE, write_data_quality, write_quarantine
@@ -94,6 +95,7 @@ def load_table(
     # copying it into the table about twice as slow.  The writes are one transaction.
     with open_source(con, path, m.source) as source:
         try:
+            m = add_computed(con, source, m)
             plan = resolve(contract, source, m)
             check_constants(con, plan, m)
             notes = list(source.notes) + plan.notes

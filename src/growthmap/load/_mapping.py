@@ -53,6 +53,7 @@ __all__ = [
     "SourceOptions",
     "normalize_name",
     "read_mapping",
+    "toml_hint",
 ]
 
 #: Date "formats" that are not strftime patterns: ``auto`` detects the format per
@@ -136,6 +137,9 @@ class ColumnSpec:
     ``auto``).  ``decimal``/``thousands`` override the defaults for this column.
     ``values`` recodes raw values before typing (``{"CN": "credit_note"}``), which is
     how document types, won/lost flags or stage names are translated.
+    ``expr`` computes the column from others (``"Quantity * UnitPrice"``, a DuckDB
+    expression checked by :mod:`growthmap.load._computed`); a plain string that names
+    no header but reads as an expression is taken as one too.
     """
 
     source: str | None = None
@@ -143,8 +147,9 @@ class ColumnSpec:
     decimal: str | None = None
     thousands: str | None = None
     values: dict[str, str] = field(default_factory=dict)
+    expr: str | None = None
 
-    _KEYS = ("from", "date_format", "decimal", "thousands", "values")
+    _KEYS = ("from", "expr", "date_format", "decimal", "thousands", "values")
 
     @classmethod
     def from_value(cls, name: str, value: Any) -> ColumnSpec:
@@ -163,12 +168,15 @@ class ColumnSpec:
             thousands=_separator(f"{where}.thousands", data["thousands"], _THOUSANDS)
             if "thousands" in data else None,
             values={str(k): _value_text(v) for k, v in values.items()},
+            expr=_as_str(f"{where}.expr", data["expr"]) if "expr" in data else None,
         )
 
     def to_value(self) -> str | dict[str, Any]:
         out: dict[str, Any] = {}
         if self.source is not None:
             out["from"] = self.source
+        if self.expr is not None:
+            out["expr"] = self.expr
         if self.date_format:
             out["date_format"] = list(self.date_format)
         if self.decimal is not None:
@@ -413,6 +421,19 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def toml_hint(text: str, error: str) -> str:
+    """A fix for a TOML syntax error, quoting the line it names."""
+    m = re.search(r"line (\d+)", error)
+    line = text.splitlines()[int(m.group(1)) - 1].strip() if m and 0 < int(m.group(1)) <= len(
+        text.splitlines()) else ""
+    where = f"line {m.group(1)}: {line}" if m else "the line named"
+    if line.count('"') % 2 == 1:
+        return f"close the string on {where} (every value needs a quote at both ends)"
+    if "=" in line and not re.search(r"=\s*[\"'\[{\dtf-]", line):
+        return f'quote the value on {where}, e.g. amount = "Net Amount"'
+    return f'fix the TOML syntax on {where}; values are quoted: amount = "Net Amount"'
+
+
 def read_mapping(path: str | Path) -> Mapping:
     """Read a TOML mapping file; a syntax or content error names the file and the key."""
     path = Path(path)
@@ -429,10 +450,8 @@ def read_mapping(path: str | Path) -> Mapping:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"mapping file {path} is not valid TOML: {exc}",
-            hint='headers with spaces need quotes: amount = "Net Amount"',
-        ) from None
+        raise ConfigError(f"mapping file {path} is not valid TOML: {exc}",
+                          hint=toml_hint(text, str(exc))) from None
     try:
         return Mapping.from_dict(data, origin=str(path))
     except ConfigError as exc:

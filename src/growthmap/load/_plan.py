@@ -37,9 +37,18 @@ class Plan:
         return self.table.key if all(k in present for k in self.table.key) else ()
 
 
-def _suggest(word: str, headers: list[str]) -> str | None:
+def _suggest(table: Table, word: str, headers: list[str]) -> str | None:
+    """The header most like column ``word`` by its name, synonyms and presets' headers
+    (the scoring ``growthmap mapping suggest`` uses), else by spelling alone."""
+    from growthmap.load.suggest import MIN_CONFIDENCE, _name_score, _names_for, _preset_headers
+
+    if word in table.column_names and headers:
+        names = _names_for(table, table.column(word), _preset_headers(table.name))
+        score, best = max((_name_score(h, names)[0], h) for h in headers)
+        if score >= MIN_CONFIDENCE:
+            return best
     norm = {normalize_name(h): h for h in headers}
-    match = difflib.get_close_matches(normalize_name(word), list(norm), n=1, cutoff=0.4)
+    match = difflib.get_close_matches(normalize_name(word), list(norm), n=1, cutoff=0.8)
     return norm[match[0]] if match else None
 
 
@@ -79,6 +88,13 @@ def resolve(table: Table, source: Source, mapping: Mapping) -> Plan:
                 hint=f"{table.name} has: {', '.join(names)}",
             )
         header = find(spec.source or name, reuse=True)
+        if header is None and spec.source and name in names:
+            # a preset's header the export renamed: a header with the column's own name
+            header = find(name)
+            if header is not None:
+                plan.notes.append(
+                    f"{mapping.origin} reads {name} from {spec.source!r}, which the file "
+                    f"lacks; read from {header!r}, which carries the column's name")
         if header is None:
             if name in names and table.column(name).required:
                 missing.append(name)
@@ -110,7 +126,7 @@ def resolve(table: Table, source: Source, mapping: Mapping) -> Plan:
     if missing:
         lines = []
         for name in missing:
-            guess = _suggest(name, [h for h in headers if h not in used])
+            guess = _suggest(table, name, [h for h in headers if h not in used])
             lines.append(f'{name} = "{guess}"' if guess else f'{name} = "<header in the file>"')
         raise InputError(
             f"{source.path}: required column{'s' if len(missing) > 1 else ''} "

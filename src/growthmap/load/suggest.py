@@ -32,6 +32,9 @@ __all__ = ["MIN_CONFIDENCE", "SYNONYMS", "Guess", "Suggestion", "suggest_mapping
 
 #: Guesses below this confidence are not proposed (the header stays unmapped).
 MIN_CONFIDENCE = 0.75
+#: A rival header within this much confidence of the chosen one makes a required
+#: column ambiguous: ``load`` asks instead of guessing.
+AMBIGUITY = 0.03
 _SAMPLE_ROWS = 500
 _SHOWN_SAMPLES = 3
 
@@ -64,7 +67,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
              "transaction date", "close date", "belegdatum"),
     "product_id": ("item no", "item number", "item id", "sku", "article", "article no",
                    "material", "product code", "product key", "product", "part number",
-                   "artikel nr", "artikelnummer", "artikel"),
+                   "artikel nr", "artikelnummer", "artikel", "stock code", "item code",
+                   "product number", "sku code"),
     "amount": ("net amount", "line amount", "sales amount", "revenue", "total price", "value",
                "net sales", "turnover", "nettobetrag", "extended amount", "close value"),
     "quantity": ("qty", "units", "order quantity", "menge"),
@@ -153,6 +157,7 @@ class Suggestion:
     guesses: dict[str, Guess] = field(default_factory=dict)
     unmatched_headers: list[str] = field(default_factory=list)
     missing_required: list[str] = field(default_factory=list)
+    ambiguous: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
     def mapping(self, min_confidence: float = MIN_CONFIDENCE) -> Mapping:
         """The suggestion as a :class:`~growthmap.load.Mapping` (guesses above the bar)."""
@@ -179,8 +184,11 @@ class Suggestion:
                     lines.append(f'# {col.name} = "<header in the file>"   '
                                  "# REQUIRED: no header looked like it")
                 continue
-            shown = ", ".join(_q(s) for s in g.samples) or "no values in the sample"
-            lines.append(f"{col.name} = {g.to_value()}   # {g.confidence:.2f}, e.g. {shown}")
+            shown = ", ".join(_q(s) for s in g.samples) or (
+                f'computed ({g.via})' if g.via.startswith("quantity") else
+                "no values in the sample")
+            lines.append(f"{col.name} = {g.to_value()}   # {g.confidence:.2f}, "
+                         + (shown if shown.startswith("computed") else f"e.g. {shown}"))
         if self.unmatched_headers:
             lines += ["", "# Headers not mapped"
                       + (" (kept as extra account attributes):" if contract.extra_columns
@@ -280,6 +288,8 @@ def _name_score(header: str, names: list[str]) -> tuple[float, str]:
             s = 1.0 if i == 0 else 0.97 - 0.001 * i
         elif h.endswith(" " + w):  # "reseller name", "total product cost"
             s = 0.85
+        elif set(h.split()) < set(w.split()):  # "description" is not "sic description"
+            s = 0.6
         else:
             s = max(fuzz.ratio(h, w), fuzz.token_sort_ratio(h, w)) / 100 * 0.95
         if s > best:
@@ -376,6 +386,44 @@ def suggest_mapping(file: str | Path, table_name: str,
                                           _recodings(cols[i], sample.iloc[:, j])
                                           if cols[i].allowed else {})
         used.add(j)
+    _computed_amount(t, out, headers, score, cols, used, sample, min_confidence)
     out.unmatched_headers = [h for j, h in enumerate(headers) if j not in used]
     out.missing_required = [c.name for c in cols if c.required and c.name not in out.guesses]
+    for i, col in enumerate(cols):  # a required column two headers fit about equally well
+        g = out.guesses.get(col.name)
+        if not col.required or g is None or g.header not in headers or g.confidence >= 0.99:
+            continue
+        rivals = [(headers[j], round(float(score[i, j]), 3)) for j in range(len(headers))
+                  if headers[j] != g.header and j not in used
+                  and score[i, j] >= max(min_confidence, g.confidence - AMBIGUITY)]
+        if rivals:
+            out.ambiguous[col.name] = [(g.header, g.confidence), *rivals]
     return out
+
+
+def _computed_amount(t: Table, out: Suggestion, headers: list[str], score: np.ndarray,
+                     cols: list[Column], used: set[int], sample: pd.DataFrame,
+                     min_confidence: float) -> None:
+    """``amount = "Quantity * UnitPrice"`` when a file has both but no amount."""
+    names = [c.name for c in cols]
+    if "amount" not in names or "amount" in out.guesses:
+        return
+    qty = out.guesses.get("quantity")
+    prices = [j for j, h in enumerate(headers) if j not in used
+              and _name_score(h, ["unit price", "price", "sales price", "net price",
+                                  "price per unit", "unit cost price"])[0] >= min_confidence
+              and _value_fit(Column("p", "float", "a price"), sample.iloc[:, j]) >= 0.9]
+    if qty is None or not prices:
+        return
+    j = prices[0]
+    expr = f"{_ident(qty.header)} * {_ident(headers[j])}"
+    conf = round(min(qty.confidence, 0.9), 3)
+    out.guesses["amount"] = Guess("amount", expr, conf, conf, 1.0, "quantity x unit price",
+                                  ())
+    used.add(j)
+
+
+def _ident(header: str) -> str:
+    """A header as it appears in an expression (quoted unless a plain identifier)."""
+    return header if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", header) else \
+        '"' + header.replace('"', '""') + '"'

@@ -15,11 +15,14 @@ ROAD, on current value x whitespace:
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 
 __all__ = [
     "MARKETS",
@@ -82,6 +85,23 @@ def resolve_thresholds(acc: ir.Table, cfg: Any, backend: Any, currency: str = "E
     else:
         v_edges, p_edges = list(cfg.value_bands), list(cfg.potential_bands)
         src["bands"] = "amounts"
+        fixed = getattr(cfg, "model_fields_set", set())
+        changed = []
+        if "value_bands" not in fixed and _leaves_a_band_empty(cust.current, v_edges, backend) \
+                and (new := _round_edges(cust.current, cfg.band_quantiles, backend)):
+            v_edges = new
+            changed.append("value")
+        if "potential_bands" not in fixed and _leaves_a_band_empty(
+                acc.potential, p_edges, backend) \
+                and (new := _round_edges(acc.potential, cfg.band_quantiles, backend)):
+            p_edges = new
+            changed.append("potential")
+        if changed:
+            src["bands"] = (
+                f"round amounts near the {'/'.join(f'{q:.0%}' for q in cfg.band_quantiles)} "
+                f"quantiles for {' and '.join(changed)}: the default amounts "
+                f"{' / '.join(f'{e:,.0f}' for e in cfg.value_bands)} left a band empty "
+                "(set value_bands / potential_bands to fix them)")
     if cfg.road_value_amount is not None:
         rv = float(cfg.road_value_amount)
         src["road_value"] = "amount"
@@ -104,6 +124,41 @@ def resolve_thresholds(acc: ir.Table, cfg: Any, backend: Any, currency: str = "E
     hl = cfg.headline_threshold if cfg.headline_threshold is not None else v_edges[0]
     return Thresholds(v_edges, p_edges, list(cfg.band_labels), rv, rw, ob, float(hl),
                       currency, src)
+
+
+def _leaves_a_band_empty(x: ir.NumericColumn, edges: list[float], backend: Any) -> bool:
+    """Whether cutting ``x`` at ``edges`` leaves some band with nobody in it."""
+    bounds = [-np.inf, *edges, np.inf]
+    for lo, hi in itertools.pairwise(bounds):
+        cond = x >= lo if np.isfinite(lo) else x.notnull()
+        if np.isfinite(hi):
+            cond = cond & (x < hi)
+        if _scalar(cond.sum(), backend) == 0:
+            return True
+    return False
+
+
+def nice(x: float) -> float:
+    """The round amount nearest ``x`` on the 1-2-2.5-5 series (23,456 -> 25,000)."""
+    if not x > 0:
+        return 0.0
+    exp = math.floor(math.log10(x))
+    steps = [1, 2, 2.5, 5, 10]
+    return float(min((s * 10 ** exp for s in steps), key=lambda v: abs(math.log(v / x))))
+
+
+def _round_edges(x: ir.NumericColumn, quantiles: list[float], backend: Any
+                 ) -> list[float] | None:
+    """Round edges near the quantiles of ``x``'s positive values, strictly increasing."""
+    edges: list[float] = []
+    for q in quantiles:
+        v = nice(_scalar(x.quantile(q), backend))
+        if v <= 0:
+            return None
+        if edges and v <= edges[-1]:
+            v = nice(edges[-1] * 2.2)
+        edges.append(v)
+    return edges
 
 
 def band(x: ir.NumericValue, edges: list[float], labels: list[str]) -> ir.StringValue:

@@ -448,10 +448,17 @@ class DataAccess:
         return df.sort_values("account_id", key=lambda s: s.map(order)).reset_index(drop=True)
 
     def export_accounts(self) -> pd.DataFrame:
-        """Every account this user may see with every column the snapshot offers."""
+        """Every account this user may see with every column the snapshot offers, then
+        the accounts' extra attributes as loaded now (a CRM's ``segment``)."""
+        from growthmap.read.card import extra_columns
+
         cols = self.available()
         select = ", ".join(f"{expr} AS {name}" for name, expr in cols.items())
         joins = self._joins({e.split(".")[0] for e in cols.values()})
+        extra = [c for c in extra_columns(self.con) if c not in cols]
+        if extra:
+            select += "".join(f', ax."{c}" AS "{c}"' for c in extra)
+            joins += " LEFT JOIN main.accounts ax ON ax.account_id = av.account_id"
         pred, params = self.scope_sql()
         order = "av.value DESC NULLS LAST, " if "value" in cols else ""
         return self.sql(f"SELECT {select} FROM {self.schema}.account_value av {joins} "

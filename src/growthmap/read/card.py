@@ -191,6 +191,29 @@ def _one(ws: Workspace, sid: int, table: str, account_id: str) -> dict[str, Any]
     return rows[0] if rows else {}
 
 
+def extra_columns(con: Any) -> list[str]:
+    """The accounts table's extra attributes (a CRM's ``segment``), not contract columns."""
+    from growthmap.contract.inputs import TABLES
+
+    contract = set(TABLES["accounts"].column_names)
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+        "AND table_name = 'accounts' ORDER BY ordinal_position").fetchall()
+        if r[0] not in contract and not r[0].startswith("_")]
+
+
+def _extras(ws: Workspace, account_id: str) -> dict[str, Any]:
+    """The account's extra attributes as loaded now (inputs, not the snapshot)."""
+    cols = extra_columns(ws.con)
+    if not cols:
+        return {}
+    sel = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
+    row = ws.con.execute(f"SELECT {sel} FROM main.accounts WHERE account_id = ?",
+                         [account_id]).fetchone()
+    return {} if row is None else {c: _clean(v) for c, v in zip(cols, row, strict=True)
+                                   if v is not None}
+
+
 def _json_list(text: Any) -> list:
     if text is None:
         return []
@@ -322,7 +345,8 @@ def account_card(ws: Workspace, account_id: str,
         risk = {**risk, "risk": None}
     return AccountCard(
         account_id=account_id, name=av.get("name"), snapshot_id=sid, as_of=info["as_of"],
-        attributes={k: av[k] for k in _ATTRS if av.get(k) is not None},
+        attributes={**{k: av[k] for k in _ATTRS if av.get(k) is not None},
+                    **_extras(ws, account_id)},
         status=av.get("status"), value_tier=av.get("value_tier"), current=av.get("value"),
         revenue_t12m=av.get("revenue_t12m"), growth=av.get("growth"),
         potential=pa_.get("potential"), potential_low=pa_.get("low"),

@@ -1,7 +1,16 @@
-"""Headline figures of a snapshot, as plain data (the CLI and the report render them)."""
+"""What ``growthmap summary`` says about a snapshot, as plain data (the CLI renders it).
+
+It leads with the thesis of the product — value *and* potential: the headline sentence
+("today N customers buy at least X; M accounts have the potential to"), the value ×
+potential matrix, where the whitespace is (by product family and by territory), the
+ROAD and Tier counts, and the ten accounts to call first with why.  The value-only
+figures (T12M, concentration, A–D tiers) follow.  Every figure is read through the
+scoped read layer (:mod:`growthmap.read.views`) that the report and the dashboard use.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,10 +18,18 @@ from growthmap.workspace import Workspace
 
 __all__ = ["Headline", "headline"]
 
+#: Accounts listed under "call first".
+CALL_FIRST = 10
+
 
 @dataclass
 class Headline:
-    """The figures ``growthmap summary`` prints, grouped into titled tables."""
+    """The figures ``growthmap summary`` prints, thesis first.
+
+    ``thesis`` holds the headline sentence(s); ``matrix`` the value-band rows with one
+    column per potential band; ``sections`` further titled tables (whitespace by family
+    and by territory, ROAD, tiers, accounts to call first) in the order shown.
+    """
 
     snapshot_id: int
     as_of: Any
@@ -21,39 +38,108 @@ class Headline:
     sentences: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    thesis: list[str] = field(default_factory=list)
+    matrix: list[dict[str, Any]] = field(default_factory=list)
+    currency: str = ""
+    thresholds: dict[str, Any] = field(default_factory=dict)
+
+
+def _records(df: Any, columns: dict[str, str], limit: int | None = None) -> list[dict]:
+    """Rows of ``df`` with the columns renamed for display (absent ones skipped)."""
+    if df is None or not len(df):
+        return []
+    keep = {c: label for c, label in columns.items() if c in df.columns}
+    rows = df[list(keep)].rename(columns=keep)
+    if limit is not None:
+        rows = rows.head(limit)
+    return [{k: (None if v != v else v) if isinstance(v, float) else v
+             for k, v in r.items()} for r in rows.to_dict("records")]
+
+
+def _matrix(cells: Any) -> list[dict[str, Any]]:
+    """Value bands (rows, highest first) × potential bands (columns): accounts per cell."""
+    if cells is None or not len(cells):
+        return []
+    p_bands = list(dict.fromkeys(cells.sort_values("potential_order")["potential_band"]))
+    out = []
+    for vb, grp in sorted(cells.groupby("value_band", sort=False),
+                          key=lambda kv: -kv[1]["value_order"].iloc[0]):
+        row: dict[str, Any] = {"value \\ potential": vb}
+        got = dict(zip(grp["potential_band"], grp["accounts"], strict=True))
+        for pb in p_bands:
+            row[pb] = int(got.get(pb, 0))
+        out.append(row)
+    return out
+
+
+def _call_first(da: Any) -> list[dict[str, Any]]:
+    """The ten accounts the segments stage ranks first (its priority), with its reasons."""
+    if "priority_rank" not in da.columns("segments"):
+        return []
+    cols = set(da.columns("segments"))
+    pick = [c for c in ("account_id", "name", "tier", "road", "value", "whitespace",
+                        "next_best_offer", "reasons") if c in cols]
+    df = da.sql(f"SELECT {', '.join(pick)} FROM {da.schema}.segments "
+                f"ORDER BY priority_rank NULLS LAST, account_id LIMIT {CALL_FIRST}")
+    if "reasons" in df.columns:  # the first two reasons (tier and ROAD); the card has all
+        df["reasons"] = df["reasons"].fillna("").map(
+            lambda r: "; ".join(p.split("(")[0].strip() for p in str(r).split(";")[:2]))
+    return _records(df, {"account_id": "account", "name": "name", "tier": "tier",
+                         "road": "ROAD", "value": "value", "whitespace": "whitespace",
+                         "next_best_offer": "next best offer", "reasons": "why"})
 
 
 def headline(ws: Workspace, snapshot: int | str | None = "latest") -> Headline:
-    """Read a snapshot's headline figures: accounts, value, concentration, tiers."""
-    import json
+    """Read a snapshot's summary: the thesis first, then value and concentration."""
+    from growthmap.read import views
+    from growthmap.read.access import SYSTEM, DataAccess
 
     info = ws.snapshot_info(snapshot)
     sid = info["snapshot_id"]
-    q = ws.con.execute
-    (n, cust, value, arpa) = q(
-        f"SELECT count(*), count(*) FILTER (is_customer), sum(value), "
-        f"sum(value) FILTER (is_customer) / nullif(count(*) FILTER (is_customer), 0) "
-        f"FROM snap_{sid}.account_value").fetchall()[0]
-    conc = q(f"SELECT gini, top20_share, hhi FROM snap_{sid}.concentration "
-             "WHERE dimension = 'all'").fetchall()
-    gini, top20, hhi = conc[0] if conc else (None, None, None)
-    tiers = q(
-        f"SELECT value_tier, count(*) AS accounts, count(*) FILTER (is_customer) AS customers, "
-        f"sum(value) AS value, sum(value) / nullif(sum(sum(value)) OVER (), 0) AS share "
-        f"FROM snap_{sid}.account_value GROUP BY value_tier ORDER BY value_tier").fetchall()
+    da = DataAccess(ws.con, SYSTEM, sid)
+    config = json.loads(info.get("config_json") or "{}")
+    evaluations = json.loads(info.get("evaluations") or "{}")
+    pot = evaluations.get("potential") or {}
+    th = pot.get("thresholds") or {}
+    currency = th.get("currency") or (config.get("run") or {}).get("currency", "")
+    h = views.headline(da)
     figures = {
-        "accounts": n, "customers": cust, "prospects": n - cust, "value": value or 0.0,
-        "arpa": arpa, "gini": gini, "top20_share": top20, "hhi": hhi,
+        "accounts": h["accounts"], "customers": h["customers"], "prospects": h["prospects"],
+        "value": h["value"] or 0.0, "arpa": h["arpa"], "gini": h["gini"],
+        "top20_share": h["top20_share"], "hhi": h["hhi"], "potential": h.get("potential"),
+        "whitespace": h.get("whitespace"), "share_of_wallet": h.get("share_of_wallet"),
     }
-    sentences = []
-    if top20 is not None:
-        sentences.append(
-            f"The top 20% of customers bring {top20:.0%} of current value (Gini {gini:.2f}).")
+    tiers = views.value_tiers(da)
+    thesis = [pot["headline"]] if pot.get("headline") else []
+    sections: dict[str, list[dict[str, Any]]] = {}
+    fam = views.whitespace_by_family(da)
+    sections["Whitespace by product family"] = _records(fam, {
+        "family": "family", "accounts": "accounts", "current": "current",
+        "potential": "potential", "whitespace": "whitespace"})
+    terr, key, title = views.territories(da), "territory_id", "Whitespace by territory"
+    for alt in ("region", "country"):  # no territories: the regions, else the countries
+        if (terr is None or not len(terr) or terr[key].isna().all()) \
+                and alt in da.columns("account_value"):
+            terr, key, title = views._rollup(da, alt), alt, f"Whitespace by {alt}"
+    if terr is not None and "whitespace" in terr.columns:
+        terr = terr.sort_values("whitespace", ascending=False)
+    sections[title] = _records(terr, {
+        key: key.removesuffix("_id"), "accounts": "accounts", "current": "current",
+        "potential": "potential", "whitespace": "whitespace"}, limit=10)
+    sections["ROAD (current value x whitespace)"] = _records(views.road_counts(da), {
+        "road": "ROAD", "accounts": "accounts", "customers": "customers", "value": "value",
+        "whitespace": "whitespace"})
+    sections["Tiers (value and need)"] = _records(views.tier_counts(da), {
+        "tier": "tier", "accounts": "accounts", "customers": "customers", "value": "value",
+        "whitespace": "whitespace"})
+    sections["Accounts to call first"] = _call_first(da)
     from growthmap.scores.evaluate import headline_sentences
 
-    sentences += headline_sentences(json.loads(info["evaluations"] or "{}"))
     return Headline(
         snapshot_id=sid, as_of=info["as_of"], figures=figures,
-        tiers=[dict(zip(["tier", "accounts", "customers", "value", "share"], r, strict=True))
-               for r in tiers],
-        sentences=sentences, notes=json.loads(info["notes"] or "[]"))
+        tiers=_records(tiers, {"tier": "tier", "accounts": "accounts",
+                               "customers": "customers", "value": "value", "share": "share"}),
+        sentences=views.sentences(da, currency) + headline_sentences(evaluations),
+        notes=json.loads(info["notes"] or "[]"),
+        sections=sections, thesis=thesis, matrix=_matrix(views.matrix_cells(da)),
+        currency=currency, thresholds=th)

@@ -1,11 +1,15 @@
 """The Excel workbook: accounts with segments and potential, rollups, rep books, quotas.
 
-Every sheet has a frozen, bold header row, an autofilter and number formats by column
-(money without decimals, shares as percentages, ISO dates), so it is ready to sort and
-filter.  Text is always written as text — a name starting with ``=`` never becomes a
-formula.  The workbook streams rows (XlsxWriter's constant-memory mode), and a sheet
-longer than Excel's row limit continues on a second sheet.  Data comes through the
-scoped access layer, so a rep's workbook holds only the rep's book.
+Every sheet is a native Excel table (sortable, filterable, banded) under a frozen header
+row with readable names ("Account ID", "Share of wallet"), and every column has a format
+by its kind (money without decimals, shares as percentages, counts such as employees as
+integers, ISO dates).  Text is always written as text — a name starting with ``=`` never
+becomes a formula.  Values are converted a column at a time and written row by row
+with no per-cell dispatch.  A book too large to hold in memory (more than
+``STREAM_ROWS`` accounts) is streamed instead (XlsxWriter's constant-memory mode, which
+cannot write tables: those sheets get an autofilter); a sheet longer than Excel's row
+limit continues on a second sheet.  Data comes through the scoped access layer, so a
+rep's workbook holds only the rep's book.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xlsxwriter
 
@@ -23,17 +28,38 @@ from growthmap.config import Config
 from growthmap.read import views
 from growthmap.read.access import SYSTEM, DataAccess, Principal
 
-__all__ = ["EXCEL_MAX_ROWS", "column_format", "sheet_name", "write_workbook"]
+__all__ = ["EXCEL_MAX_ROWS", "STREAM_ROWS", "column_format", "header_label", "sheet_name",
+           "write_workbook"]
 
 EXCEL_MAX_ROWS = 1_048_576 - 1  # one row for the header
+#: Above this many accounts the workbook is streamed (constant memory, no native tables).
+STREAM_ROWS = 200_000
+#: Words shown in capitals (or their usual spelling) in column headers.
+_WORDS = {"id": "ID", "ptb": "PtB", "icp": "ICP", "arpa": "ARPA", "nbo": "NBO", "road": "ROAD",
+          "t12m": "T12M", "hhi": "HHI", "crm": "CRM", "fx": "FX", "kam": "KAM"}
+_COUNT = re.compile(r"(^|_)(employees|accounts|customers|prospects|rank|count|touches|heads|"
+                    r"n|reps|families|products|lines|orders|deals)(_|$)")
 
 _MONEY = re.compile(r"(value|revenue|potential|whitespace|current|quota|margin|figure|"
                     r"wallet|amount|low|high|history|_cost)$")
 _SHARE = re.compile(r"(share|share_of_wallet|attainment|ptb|growth|risk|value_share|cum_share)$")
 
 
+def header_label(name: str) -> str:
+    """``"share_of_wallet"`` -> ``"Share of wallet"``, ``"account_id"`` -> ``"Account ID"``."""
+    words = [_WORDS.get(w, w) for w in str(name).split("_") if w]
+    if not words:
+        return str(name)
+    first = words[0]
+    return " ".join([first[:1].upper() + first[1:], *words[1:]])
+
+
 def column_format(name: str, series: pd.Series) -> str:
-    """The format kind of a column: money, share, int, float, date, bool or text."""
+    """The format kind of a column: money, share, int, float, date, bool or text.
+
+    A count (employees, accounts, ...) is an integer even when missing values made it a
+    float column; so is any float column whose values are all whole numbers and whose
+    name is not money or a share."""
     if pd.api.types.is_bool_dtype(series):
         return "bool"
     if pd.api.types.is_datetime64_any_dtype(series) or (
@@ -45,7 +71,10 @@ def column_format(name: str, series: pd.Series) -> str:
             return "share"
         if _MONEY.search(name):
             return "money"
-        if pd.api.types.is_integer_dtype(series):
+        if pd.api.types.is_integer_dtype(series) or _COUNT.search(name):
+            return "int"
+        v = series.dropna()
+        if len(v) and bool((v == v.round()).all()):
             return "int"
         return "float"
     return "text"
@@ -64,8 +93,9 @@ def sheet_name(text: str, used: set[str]) -> str:
 
 
 class _Writer:
-    def __init__(self, path: Path) -> None:
-        self.wb = xlsxwriter.Workbook(str(path), {"constant_memory": True,
+    def __init__(self, path: Path, stream: bool = False) -> None:
+        self.stream = stream
+        self.wb = xlsxwriter.Workbook(str(path), {"constant_memory": stream,
                                                   "strings_to_formulas": False,
                                                   "strings_to_urls": False,
                                                   "nan_inf_to_errors": False})
@@ -91,21 +121,39 @@ class _Writer:
     def _sheet(self, name: str, df: pd.DataFrame, whole: pd.DataFrame) -> None:
         ws = self.wb.add_worksheet(name)
         cols = list(df.columns)
+        labels = _unique([header_label(c) for c in cols])
         kinds = [column_format(c, whole[c]) for c in cols]
-        for j, (c, kind) in enumerate(zip(cols, kinds, strict=True)):
-            width = max(len(str(c)) + 2, 10 if kind != "text" else 14)
+        for j, (label, kind) in enumerate(zip(labels, kinds, strict=True)):
+            width = max(len(label) + 4, 10 if kind != "text" else 14)
             if kind == "text" and len(whole):
-                longest = whole[c].head(500).fillna("").astype(str).str.len().max()
+                longest = whole[cols[j]].head(500).fillna("").astype(str).str.len().max()
                 width = min(max(width, int(longest) + 2), 48)
             ws.set_column(j, j, width, self.fmt[kind])
         ws.set_row(0, 30)
         ws.freeze_panes(1, 1 if cols and cols[0] == "account_id" else 0)
-        for j, c in enumerate(cols):
-            ws.write_string(0, j, str(c), self.fmt["header"])
-        for i, row in enumerate(df.itertuples(index=False, name=None), start=1):
-            for j, v in enumerate(row):
-                self._cell(ws, i, j, v, kinds[j])
-        ws.autofilter(0, 0, max(len(df), 1), max(len(cols) - 1, 0))
+        columns = [_values(df[c], kind) for c, kind in zip(cols, kinds, strict=True)]
+        if self.stream or not cols:
+            for j, label in enumerate(labels):
+                ws.write_string(0, j, label, self.fmt["header"])
+        write = {"money": ws.write_number, "share": ws.write_number, "int": ws.write_number,
+                 "float": ws.write_number, "date": ws.write_datetime,
+                 "bool": ws.write_boolean, "text": ws.write_string}
+        writers = [write[k] for k in kinds]
+        fmts = [self.fmt[k] for k in kinds]
+        for i in range(len(df)):
+            for j in range(len(cols)):
+                v = columns[j][i]
+                if v is not None:
+                    writers[j](i + 1, j, v, fmts[j])
+        if not cols:
+            return
+        if self.stream:
+            ws.autofilter(0, 0, max(len(df), 1), len(cols) - 1)
+        else:  # a native table over the written cells (at least one data row)
+            ws.add_table(0, 0, max(len(df), 1), len(cols) - 1, {
+                "columns": [{"header": lb, "header_format": self.fmt["header"]}
+                            for lb in labels],
+                "style": "Table Style Light 9", "name": _table_name(name)})
 
     def _cell(self, ws: Any, i: int, j: int, v: Any, kind: str) -> None:
         if v is None or v is pd.NaT or v is pd.NA:
@@ -151,6 +199,40 @@ class _Writer:
             r += 1
 
 
+def _values(series: pd.Series, kind: str) -> list[Any]:
+    """A column as Python values its writer takes (``None`` where the cell stays empty)."""
+    if kind == "date":
+        ts = pd.to_datetime(series, errors="coerce")
+        return [None if pd.isna(v) else v.to_pydatetime() for v in ts]
+    if kind == "bool":
+        return [None if pd.isna(v) else bool(v) for v in series.astype(object)]
+    if kind == "text":
+        return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                else str(v) for v in series.astype(object)]
+    num = pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+    ok = np.isfinite(num)
+    return [float(v) if k else None for v, k in zip(num.tolist(), ok.tolist(), strict=True)]
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Table headers must differ (case-insensitively)."""
+    seen: set[str] = set()
+    out = []
+    for lb in labels:
+        name, i = lb, 2
+        while name.lower() in seen:
+            name, i = f"{lb} ({i})", i + 1
+        seen.add(name.lower())
+        out.append(name)
+    return out
+
+
+def _table_name(sheet: str) -> str:
+    """An Excel table name from a sheet name (letters, digits, underscores)."""
+    base = re.sub(r"\W", "_", sheet).strip("_") or "Table"
+    return base if base[0].isalpha() else f"T_{base}"
+
+
 def write_workbook(ws: Any, path: str | Path, config: Config | None = None, *,
                    snapshot: int | str = "latest", user: Principal = SYSTEM) -> Path:
     """Write the workbook of one snapshot for ``user`` to ``path`` and return it."""
@@ -162,7 +244,7 @@ def write_workbook(ws: Any, path: str | Path, config: Config | None = None, *,
     con = getattr(ws, "con", ws)
     da = DataAccess(con, user, snapshot)
     accounts = da.export_accounts()
-    w = _Writer(path)
+    w = _Writer(path, stream=len(accounts) > STREAM_ROWS)
     try:
         w.summary(da, config)
         w.frame("Accounts", accounts)

@@ -14,7 +14,8 @@ from growthmap.runner.pipeline import Progress, RunContext, run_stages
 from growthmap.runner.snapshot import OutputSpill, SnapshotWriter
 from growthmap.workspace import Workspace
 
-__all__ = ["RunResult", "default_as_of", "run"]
+__all__ = ["RunResult", "as_of_warnings", "data_currency", "default_as_of", "run",
+           "with_data_currency"]
 
 
 @dataclass
@@ -41,6 +42,66 @@ def default_as_of(ws: Workspace) -> dt.date:
     return last
 
 
+def as_of_warnings(ws: Workspace, as_of: dt.date) -> list[str]:
+    """Warnings when ``as_of`` lies outside what the transactions can support.
+
+    A date well after the last transaction silently shrinks every trailing-twelve-month
+    figure (the months after the data count as zero); a date with less than a year of
+    history before it leaves T12M and the models' features short.  Both are easy to do
+    by accident (a config copied from another year), so the run says so with the dates.
+    """
+    first, last = ws.con.execute("SELECT min(date), max(date) FROM main.transactions").fetchone()
+    if first is None:
+        return []
+    first, last = _day(first), _day(last)
+    out = []
+    gap = (as_of - last).days
+    if gap > 31:
+        out.append(
+            f"warning: the as-of date {as_of} is {gap} days after the data's last transaction "
+            f"({last}); every trailing-twelve-month figure counts those days as no sales. "
+            f"Use --as-of {last} or load newer transactions.")
+    if (as_of - first).days < 365:
+        out.append(
+            f"warning: only {(as_of - first).days} days of transactions before the as-of date "
+            f"{as_of} (the data starts {first}); T12M and the models want a full year.")
+    return out
+
+
+def data_currency(ws: Workspace) -> str | None:
+    """The one currency the loaded transactions are in, when they name exactly one."""
+    cols = {r[0] for r in ws.con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
+        "AND table_name = 'transactions'").fetchall()}
+    if "currency" not in cols:
+        return None
+    found = ws.con.execute(
+        "SELECT DISTINCT upper(trim(CAST(currency AS VARCHAR))) FROM main.transactions "
+        "WHERE currency IS NOT NULL LIMIT 2").fetchall()
+    return found[0][0] if len(found) == 1 and len(found[0][0]) == 3 else None
+
+
+def with_data_currency(ws: Workspace, config: Config) -> tuple[Config, str | None]:
+    """``config`` in the currency of the data when the config does not name one.
+
+    Data loaded in GBP is shown in GBP everywhere (thresholds, summary, report) unless
+    ``run.currency`` says otherwise; returns the note saying so, if any.
+    """
+    if "currency" in config.run.model_fields_set:
+        return config, None
+    found = data_currency(ws)
+    if not found or found == config.run.currency:
+        return config, None
+    run_cfg = config.run.model_copy(update={"currency": found})
+    note = (f"amounts are in {found}, the currency of the loaded transactions "
+            "(set run.currency in growthmap.toml to name another)")
+    return config.model_copy(update={"run": run_cfg}), note
+
+
+def _day(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
 def run(
     ws: Workspace,
     config: Config | None = None,
@@ -61,7 +122,12 @@ def run(
     for t in ("accounts", "transactions"):
         ws.table(t)  # clear error when a required table is missing
     as_of = as_of or config.run.as_of or default_as_of(ws)
+    config, currency_note = with_data_currency(ws, config)
     ctx = RunContext(config=config, as_of=as_of, source=ws, progress=progress)
+    for warning in as_of_warnings(ws, as_of):
+        ctx.note(warning)
+    if currency_note:
+        ctx.note(currency_note)
     if not write:
         run_stages(ctx, only=only)
         return RunResult(None, as_of, ctx.outputs, ctx.evaluations, ctx.notes)

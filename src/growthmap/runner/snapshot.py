@@ -193,7 +193,7 @@ class SnapshotWriter:
 
     def __init__(self, ws: Workspace, spill: OutputSpill | None = None) -> None:
         self.spill = spill
-        self._con = ws.con.cursor()  # its own connection, used by the writer thread only
+        self._con = ws.cursor()  # its own connection, used by the writer thread only
         try:
             (last,) = self._con.execute(
                 "SELECT coalesce(max(snapshot_id), 0) FROM gm.snapshots").fetchone()

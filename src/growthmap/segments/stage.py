@@ -336,6 +336,34 @@ def assign_care(frame: pd.DataFrame, rules: list, default: CareModel) -> pd.Data
     }, index=frame.index)
 
 
+def size_care_to_value(care: pd.DataFrame, stake: np.ndarray, hourly_cost: float,
+                       max_share: float) -> pd.DataFrame:
+    """Cut each account's touches (then hours per touch) so coverage fits its stake.
+
+    A rule such as "tier 1a: 24 touches x 3 h" is written for the accounts a team
+    expects in tier 1a; in a book of small buyers the top tier may spend a few
+    thousand a year, and 72 selling hours on each would cost more than they buy.  The
+    yearly hours are capped at ``max_share x stake / hourly_cost``: touches first
+    (at least one a year), then hours per touch (at least a quarter hour).
+    """
+    if not (hourly_cost > 0) or max_share is None:
+        return care
+    touches = care["touches_per_year"].to_numpy(dtype="float64", na_value=np.nan)
+    hours = care["hours_per_touch"].to_numpy(dtype="float64", na_value=np.nan)
+    cap = np.nan_to_num(np.asarray(stake, dtype="float64"), nan=0.0).clip(min=0) \
+        * max_share / hourly_cost
+    over = touches * hours > cap
+    if not over.any():
+        return care
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fewer = np.clip(np.floor(cap / hours), 1.0, touches)
+        shorter = np.clip(np.floor(cap / fewer * 4) / 4, 0.25, hours)
+    out = care.copy()
+    out["touches_per_year"] = np.where(over, fewer, touches)
+    out["hours_per_touch"] = np.where(over, shorter, hours)
+    return out
+
+
 # -- next best offer -------------------------------------------------------------------
 def _codes(values: pd.Series, universe: pa.Array) -> np.ndarray:
     """Position of each value in ``universe`` (-1 where absent), by one Arrow hash lookup."""
@@ -475,10 +503,12 @@ def _missing_words(crit: CriteriaResult, cfg: SegmentsConfig, ids: pd.Series) ->
 def build_segments(frame: pd.DataFrame, crit: CriteriaResult, cfg: SegmentsConfig, *,
                    potential: pd.DataFrame | None = None,
                    family_ptb: pd.DataFrame | None = None,
-                   rows: np.ndarray | None = None) -> pd.DataFrame:
+                   rows: np.ndarray | None = None,
+                   hourly_cost: float | None = None) -> pd.DataFrame:
     """The ``segments`` table from the gathered frame and the criteria scores.
 
-    ``rows`` (optional) gives each potential row's account as a row of ``frame``.
+    ``rows`` (optional) gives each potential row's account as a row of ``frame``;
+    ``hourly_cost`` (a rep's cost per selling hour) sizes care models to value.
     """
     sc = crit.scores[["account_id", "need", "value_score", "behaviour"]]
     f = frame.reset_index(drop=True)
@@ -493,6 +523,10 @@ def build_segments(frame: pd.DataFrame, crit: CriteriaResult, cfg: SegmentsConfi
     quad, r_t, p_t = risk_readiness(f, cfg)
     f["risk_readiness"] = quad.to_numpy()
     care = assign_care(f, cfg.care_models, cfg.care_default)
+    if hourly_cost and cfg.care_max_cost_share is not None:
+        stake = np.fmax(f["value"].to_numpy(dtype="float64", na_value=np.nan),
+                        f["potential"].to_numpy(dtype="float64", na_value=np.nan))
+        care = size_care_to_value(care, stake, hourly_cost, cfg.care_max_cost_share)
     f = pd.concat([f, care], axis=1)
     if potential is not None and {"family", "whitespace"} <= set(potential.columns):
         ids = _ids(f["account_id"])
@@ -547,7 +581,9 @@ def stage(ctx: RunContext) -> None:
         ctx.note(n)
     ctx.put("criteria_scores", crit.scores)
     fam_ptb = _maybe(ctx, "propensity_family", ["family", "ptb"])
-    seg = build_segments(frame, crit, cfg, potential=potential, family_ptb=fam_ptb, rows=rows)
+    plan = ctx.config.plan
+    seg = build_segments(frame, crit, cfg, potential=potential, family_ptb=fam_ptb, rows=rows,
+                         hourly_cost=plan.loaded_cost / plan.productive_hours)
     if potential is None:
         ctx.note("no 'potential' output in this run: no next best offer")
     # the inputs go before the output is copied to Arrow: at a million accounts they are

@@ -360,9 +360,16 @@ def stage(ctx: RunContext) -> None:
             col = pa.array(col, pa.string() if col.dtype == object else None)
         av = av.append_column(name, col)
     av = ctx.put("account_value", av)
-    dims = [d for d in cfg.group_by if d in av.column_names]
+    # extra account attributes (a CRM's "Segment") group too: carried for this table only
+    extra = [d for d in cfg.group_by if d not in av.column_names and d in accounts.columns]
+    by = av
+    if extra:
+        ext = sort_accounts(backend.to_pyarrow(accounts.select("account_id", *extra)))
+        for d in extra:
+            by = by.append_column(d, ext[d].cast(pa.string()))
+    dims = [d for d in cfg.group_by if d in by.column_names]
     for d in cfg.group_by:
-        if d not in av.column_names:
+        if d not in by.column_names:
             ctx.note(f"value.group_by names {d!r}, which the accounts table does not have")
-    ctx.put("concentration", concentration_table(av, dims))
+    ctx.put("concentration", concentration_table(by, dims))
     ctx.put("pareto", pareto_table(av))

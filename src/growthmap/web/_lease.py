@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from growthmap.workspace import connect, duckdb_memory_limit
+from growthmap.workspace import connect, cursor, duckdb_memory_limit
 
 __all__ = ["Lease"]
 
@@ -67,7 +67,7 @@ class Lease:
             self._users += 1
             con = self._con
         try:
-            cur = con.cursor()
+            cur = cursor(con)
             try:
                 yield cur
             finally:
