@@ -138,6 +138,7 @@ def align_accounts(
     method: str = "auto",
     within: Sequence[str] | None = None,
     move_km: float | None = None,
+    accounts: Sequence[str] | None = None,
 ) -> AccountAlignment:
     """Align the accounts in scope to the reps, balanced within ``tolerance``.
 
@@ -150,6 +151,7 @@ def align_accounts(
     (HiGHS fixes its thread pool on first use).  ``within`` lists the hard rules (an
     account stays in its region, country, manager or territory); ``move_km`` is what
     moving an account of average potential costs in the mixed objective, in km.
+    ``accounts`` limits the alignment to those account ids (a manager's scope).
     """
     tolerance = config.align_tolerance if tolerance is None else tolerance
     balance = list(config.align_balance if balance is None else balance)
@@ -174,6 +176,8 @@ def align_accounts(
                           f"{max_disruption}", hint="e.g. --max-disruption 0.2")
     frame = src.frame()
     units = frame if scope == "all" else frame[frame.is_customer.fillna(False).astype(bool)]
+    if accounts is not None:
+        units = units[units.account_id.astype(str).isin(set(accounts))]
     if role:
         role_reps = _role_reps(src, role)
         reps = [r for r in reps if r in role_reps] if reps is not None else role_reps
