@@ -35,7 +35,8 @@ def _check_report(out, frame: pd.DataFrame, tol: float) -> None:
         assert reps.loc[rep, "potential_after"] == pytest.approx(
             f.potential.to_numpy()[after.to_numpy()].sum())
         assert reps.loc[rep, "potential_before"] == pytest.approx(re.potential[before].sum())
-    for m in ("potential", "workload", "count"):
+    assert out.summary["balance"] == ["potential", "workload"]  # the default measures
+    for m in out.summary["balance"]:
         assert reps[f"{m}_dev_after"].abs().max() <= tol + 1e-9, m
     assert out.summary["within_bounds"] and reps.within_bounds.all()
     assert 0 <= out.summary["gap"] < 1
@@ -125,7 +126,8 @@ def test_demo_world_alignment(tmp_path):
     write_snapshot(ws, as_of=demo.DEMO_AS_OF, config=Config(), outputs=outputs)
     src = PlanSource.from_workspace(ws)
     # the field reps' books (key account managers and inside reps are aligned apart)
-    out = align_accounts(src, PlanConfig(), tolerance=0.1, role="field", time_limit=60)
+    out = align_accounts(src, PlanConfig(), tolerance=0.1, role="field", time_limit=60,
+                         balance=["potential", "workload", "count"])
     s = out.summary
     print({k: v for k, v in s.items()})
     assert s["reps"] == 20 and s["accounts"] > 2000

@@ -266,45 +266,97 @@ def align_cmd(
         help="Allowed deviation from the average rep, e.g. 0.1 for ±10%.")] = None,
     max_disruption: Annotated[float | None, typer.Option(
         help="Largest share of potential that may change rep, e.g. 0.2.")] = None,
+    max_moved: Annotated[int | None, typer.Option(
+        help="Most accounts that may change rep.")] = None,
     lock: Annotated[list[str] | None, typer.Option(
         help="Keep an account with a rep: ACCOUNT=REP (repeat).")] = None,
     role: Annotated[str | None, typer.Option(help="Align one rep role only, e.g. field.")
                     ] = None,
-    objective: Annotated[str | None, typer.Option(help="distance or disruption.")] = None,
+    within: Annotated[str | None, typer.Option(
+        help="Keep accounts within: region, country, manager, territory (comma-separated; "
+        "'none' = anywhere). Default: plan.align_within.")] = None,
+    objective: Annotated[str | None, typer.Option(
+        help="mixed (travel + moves), distance or disruption.")] = None,
+    move_km: Annotated[float | None, typer.Option(
+        help="In the mixed objective, km that moving an average account is worth.")] = None,
     time_limit: Annotated[float | None, typer.Option(help="Solver seconds.")] = None,
+    pareto: Annotated[bool, typer.Option(
+        "--pareto", help="Show the trade-off (balance vs accounts moved vs travel) over a "
+        "grid of tolerances and caps instead of one plan.")] = False,
+    map_file: Annotated[str, typer.Option(
+        "--map", help="Write the before/after map here (.png, .svg or .html); 'none' to "
+        "skip.")] = "alignment-map.png",
     snapshot: Snapshot = "latest",
     output: Output = None,
 ) -> None:
-    """Propose a balanced alignment of accounts to reps; writes the reassignments.
+    """Propose a balanced alignment of accounts to reps; writes the reassignments and a map.
 
-    Example: [bold]growthmap plan align --role field --lock A0000042=REP-00007 -o moves.csv[/]
+    Example: [bold]growthmap plan align --role field --max-moved 300 -o moves.csv[/]
     """
     from growthmap.plan import align_accounts, parse_locks
 
     cfg = get_config(ctx).plan
-    if objective is not None and objective not in ("distance", "disruption"):
-        raise ConfigError(f"objective {objective!r} is not distance or disruption",
-                          hint="use --objective distance or --objective disruption")
+    if objective is not None and objective not in ("mixed", "distance", "disruption"):
+        raise ConfigError(f"objective {objective!r} is not mixed, distance or disruption",
+                          hint="use --objective mixed, distance or disruption")
+    rules = None if within is None else [w.strip() for w in within.split(",")
+                                         if w.strip() and w.strip() != "none"]
+    kw = dict(max_disruption=max_disruption, max_moved=max_moved, role=role, within=rules,
+              objective=objective, move_km=move_km, time_limit=time_limit,
+              locks=parse_locks(lock or []))
     with open_workspace(ctx, read_only=True) as ws:
         src = _source(ws, snapshot)
-        res = align_accounts(src, cfg, tolerance=tolerance, max_disruption=max_disruption,
-                             locks=parse_locks(lock or []), role=role, objective=objective,
-                             time_limit=time_limit)
+        if pareto:
+            from growthmap.plan.alignment.front import alignment_front
+
+            kw.pop("max_moved")
+            front = alignment_front(src, cfg, **kw)
+            show(front, "Balance vs accounts moved vs travel (efficient: no plan is better "
+                 "on all three)")
+            _write(front, output)
+            _notes(src.notes)
+            return
+        res = align_accounts(src, cfg, tolerance=tolerance, **kw)
     show(res.reps, "Rep books before → after",
-         ["rep_id", "name", "accounts_before", "accounts_after", "potential_before",
-          "potential_after", "potential_dev_after", "workload_dev_after", "count_dev_after",
-          "moved_in", "moved_out"])
-    s = res.summary
-    console.print(
-        f"{s['moved']:,} of {s['accounts']:,} accounts change rep "
-        f"({s['share_potential_moved']:.1%} of potential); every rep within "
-        f"±{s['tolerance']:.0%}: {'yes' if s['within_bounds'] else 'no'}; "
-        f"{s['method']} ({s['status']}), gap to the best possible plan {s['gap']:.2%}")
-    if "distance_after_km" in s:
-        console.print(f"travel from rep bases: {s['distance_before_km']:,.0f} km today → "
-                      f"{s['distance_after_km']:,.0f} km")
+         ["rep_id", "group", "accounts_before", "accounts_after", "moved_out",
+          "moved_in", "potential_moved_out", "potential_moved_in", "potential_dev_after",
+          "workload_dev_after", "distance_before_km", "distance_after_km"])
+    console.print(align_sentence(res.summary))
     _write(res.reassignment, output)
+    if map_file.strip().lower() != "none":
+        _write_map(res, Path(map_file))
     _notes(src.notes)
+
+
+def align_sentence(s: dict) -> str:
+    """The alignment's headline: moves, potential moved, regions, balance, travel, gap."""
+    text = (f"{s['moved']:,} of {s['accounts']:,} accounts change rep "
+            f"({s['potential_moved']:,.0f} EUR potential, {s['share_potential_moved']:.1%}); "
+            f"{s['moved_across_regions']:,} change region; every rep within "
+            f"±{s['tolerance']:.0%} of its target: {'yes' if s['within_bounds'] else 'no'}; ")
+    if "distance_after_km" in s:
+        before, after = s["distance_before_km"], s["distance_after_km"]
+        change = f" ({after / before - 1:+.1%})" if before else ""
+        text += f"travel from rep bases {before:,.0f} km today → {after:,.0f} km{change}; "
+    return text + f"{s['method']} ({s['status']}), gap to the best possible plan {s['gap']:.2%}"
+
+
+def _write_map(res, path: Path) -> None:
+    from growthmap.report.charts import to_png, to_svg
+    from growthmap.report.maps import alignment_map
+
+    chart = alignment_map(res.reassignment, res.reps)
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        path.write_text(to_svg(chart), encoding="utf-8")
+    elif suffix in (".html", ".htm"):
+        chart.save(str(path), format="html", inline=True)
+    elif suffix == ".png":
+        path.write_bytes(to_png(chart))
+    else:
+        raise ConfigError(f"cannot write a map as {path.name}",
+                          hint="name the map file .png, .svg or .html")
+    console.print(f"wrote the map to {path}")
 
 
 @plan_app.command("scorecard")

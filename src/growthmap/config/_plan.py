@@ -17,6 +17,7 @@ from growthmap.contract.inputs import LIFECYCLE_STAGES
 
 ROLLUP_LEVELS = ("total", "territory", "region", "industry", "rep", "manager")
 BALANCE_MEASURES = ("potential", "workload", "count")
+ALIGN_WITHIN = ("region", "country", "manager", "territory")
 
 
 class ScenarioConfig(Section):
@@ -131,16 +132,30 @@ class PlanConfig(Section):
 
     # -- territory alignment -------------------------------------------------------------------
     align_balance: list[str] = Field(
-        list(BALANCE_MEASURES),
+        ["potential", "workload"],
         description="Measures every rep's book is balanced on: potential, workload (care-model "
-        "hours), count (accounts).")
+        "hours), count (accounts). Count is off by default: workload hours already measure "
+        "the effort, and equal numbers of accounts force long trips.")
     align_tolerance: float = Field(
         0.1, gt=0, le=1,
         description="Allowed deviation of each rep's total from the average, e.g. 0.1 = ±10%.")
-    align_objective: Literal["distance", "disruption"] = Field(
-        "distance",
-        description="What the alignment minimises: travel distance from each rep's base, or "
-        "potential moved to another rep.")
+    align_objective: Literal["mixed", "distance", "disruption"] = Field(
+        "mixed",
+        description="What the alignment minimises: mixed (travel km from each rep's base plus "
+        "align_move_km for every account of average potential that changes rep), distance "
+        "(travel only) or disruption (potential moved only).")
+    align_move_km: float = Field(
+        100.0, ge=0, le=100_000,
+        description="In the mixed objective, the travel (km) that moving one account of "
+        "average potential to another rep is worth; a bigger account weighs more. 0 = travel "
+        "only.")
+    align_within: list[str] = Field(
+        ["region"],
+        description="Hard rules: an account may only go to a rep of its own region, country, "
+        "manager or territory (any of them; [] = anywhere). Each rep is then balanced "
+        "against the average rep of its group.")
+    align_max_moved: int | None = Field(
+        None, ge=0, description="Most accounts that may change rep (empty = no limit).")
     align_max_disruption: float | None = Field(
         None, ge=0, le=1,
         description="Largest share of total potential that may change rep (empty = no limit).")
@@ -170,6 +185,14 @@ class PlanConfig(Section):
         if bad:
             raise ValueError(f"unknown measure(s) {bad}; use any of "
                              f"{', '.join(BALANCE_MEASURES)}")
+        return v
+
+    @field_validator("align_within")
+    @classmethod
+    def _within(cls, v: list[str]) -> list[str]:
+        bad = [x for x in v if x not in ALIGN_WITHIN]
+        if bad:
+            raise ValueError(f"unknown rule(s) {bad}; use any of {', '.join(ALIGN_WITHIN)}")
         return v
 
     @field_validator("quota_lifecycle_weights")

@@ -25,10 +25,10 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from dateutil.relativedelta import relativedelta
 
 from growthmap.config._plan import PlanConfig
 from growthmap.errors import ConfigError
+from growthmap.plan.attainment import QuotaPeriod, attainment, period_actuals
 from growthmap.plan.quotas import saved_quotas
 from growthmap.plan.rollups import NONE_KEY, UNOWNED
 from growthmap.workspace import Workspace
@@ -190,16 +190,11 @@ def _attainment(ws: Workspace, table: pd.DataFrame, accounts: pd.DataFrame, by: 
     if q.empty:
         notes.append(f"the saved quota set has no total quotas by {by}")
         return None
-    start = pd.Timestamp(q.as_of.iloc[0]).date()
-    months = int(q.period_months.iloc[0])
-    end = start + relativedelta(months=months)
-    upto = min(as_of, end)
-    if upto <= start:
-        notes.append(f"the quota period starts after {start}; nothing to measure yet")
+    period = QuotaPeriod.of(q.as_of.iloc[0], int(q.period_months.iloc[0]), as_of)
+    if not period.started:
+        notes.append(f"the quota period starts after {period.start}; nothing to measure yet")
         return int(q.quota_set.iloc[0])
-    tx = ws.con.execute(
-        "SELECT account_id, sum(amount) AS actual FROM main.transactions "
-        "WHERE date > ? AND date <= ? GROUP BY account_id", [start, upto]).df()
+    tx = period_actuals(ws.con, period)
     tx["key"] = tx.account_id.map(accounts.set_index("account_id").key).fillna(
         UNOWNED if by == "rep" else NONE_KEY)
     actual = tx.groupby("key").actual.sum()
@@ -208,8 +203,8 @@ def _attainment(ws: Workspace, table: pd.DataFrame, accounts: pd.DataFrame, by: 
     table.loc[table.key == "all", "quota"] = float(quota.sum())
     table["actual"] = table.key.map(actual).fillna(0.0)
     table.loc[table.key == "all", "actual"] = float(actual.sum())
-    elapsed = (upto - start).days / (end - start).days
-    table["attainment"] = np.where(table.quota > 0, table.actual / table.quota, np.nan)
+    elapsed = period.elapsed
+    table["attainment"] = attainment(table.actual, table.quota)
     table["period_elapsed"] = elapsed
     table["pace"] = table.attainment / elapsed
     return int(q.quota_set.iloc[0])

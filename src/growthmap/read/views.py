@@ -303,8 +303,7 @@ def reps(da: DataAccess) -> pd.DataFrame:
                           on="rep_id", how="left")
         q = _quotas(da)
         if q is not None:
-            df = df.merge(q, on="rep_id", how="left")
-            df["attainment"] = df["current"] / df["quota"].where(df["quota"] > 0)
+            df = df.merge(_attained(da, q), on="rep_id", how="left")
         return df
     return da.cached("reps", make)
 
@@ -342,7 +341,27 @@ def _quotas(da: DataAccess) -> pd.DataFrame | None:
     q = q[(q["level"] == "rep") & q["family"].isna()]
     if q.empty:
         return None
-    return q.groupby("key", as_index=False)["quota"].sum().rename(columns={"key": "rep_id"})
+    first = q.iloc[0]
+    out = q.groupby("key", as_index=False)["quota"].sum().rename(columns={"key": "rep_id"})
+    out.attrs["period"] = (first["as_of"], int(first["period_months"]))
+    return out
+
+
+def _attained(da: DataAccess, q: pd.DataFrame) -> pd.DataFrame:
+    """Quota, revenue booked in the quota period and attainment per rep: the scorecard's
+    definition (:mod:`growthmap.plan.attainment`), credited to today's owner."""
+    from growthmap.plan.attainment import QuotaPeriod, measure
+
+    as_of = pd.Timestamp(da.snapshot_info()["as_of"]).date()
+    period = QuotaPeriod.of(*q.attrs["period"], as_of)
+    pred, params = da.scope_sql()
+    owner = da.sql(f"SELECT account_id::VARCHAR AS account_id, owner_rep_id::VARCHAR AS rep "
+                   f"FROM {da.schema}.account_value av WHERE {pred} "
+                   "AND owner_rep_id IS NOT NULL", params)
+    out = measure(da.con, q.set_index("rep_id")["quota"], owner.set_index("account_id").rep,
+                  period)
+    return out.rename(columns={"key": "rep_id", "actual": "quota_actual"})[
+        ["rep_id", "quota", "quota_actual", "attainment", "pace"]]
 
 
 def markets(da: DataAccess) -> pd.DataFrame | None:

@@ -318,7 +318,8 @@ def rep_chart(reps: pd.DataFrame, width: int = WIDTH) -> alt.TopLevelMixin:
     df["rep"] = (df["rep_name"] if "rep_name" in df else df["rep_id"]).fillna(
         df["rep_id"]).fillna("(unowned)").astype(str)
     has_quota = "attainment" in df.columns and df["attainment"].notna().any()
-    y_col, y_title, y_fmt = (("attainment", "quota attainment (current / quota)", "%")
+    y_col, y_title, y_fmt = (("attainment", "attainment (booked in the quota period / quota)",
+                              "%")
                              if has_quota else ("current", "current value (T12M)", MONEY))
     x_col = "potential" if "potential" in df.columns and df["potential"].notna().any() \
         else "accounts"

@@ -40,7 +40,7 @@ __all__ = ["ROUTE_MODULES", "SESSION_COOKIE", "AppState", "create_app"]
 
 #: Router modules under growthmap.web.routes, one per resource.
 ROUTE_MODULES = ["auth", "docs", "overview", "matrix", "territories", "reps", "accounts",
-                 "prospects", "migration", "charts", "exports", "snapshots"]
+                 "prospects", "migration", "charts", "exports", "snapshots", "planning"]
 SESSION_COOKIE = "gm_session"
 HERE = Path(__file__).parent
 

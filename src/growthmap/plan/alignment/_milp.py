@@ -17,6 +17,9 @@ Row layout (the heuristic reads dual values by it):
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -134,9 +137,36 @@ def _build_lp(model: Model) -> highspy.HighsLp:
     return lp
 
 
+_BANNER_SHOWN = False
+
+
+def _quiet_highs() -> highspy.Highs:
+    """``highspy.Highs()`` without the banner its first construction prints on stdout.
+
+    The banner comes from C++ before any option can be set, and would corrupt a CLI's
+    output (``plan align ... > moves.txt``), so stdout's file descriptor points at
+    /dev/null for that one call.
+    """
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+            ctypes.CDLL(None).fflush(None)  # the banner may sit in C's stdout buffer
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_SHOWN = True
+    return h
+
+
 def new_solver(time_limit: float, threads: int | None = None) -> highspy.Highs:
     """A silent HiGHS instance with a wall-clock limit."""
-    h = highspy.Highs()
+    h = _quiet_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
     if threads:
@@ -338,6 +368,8 @@ def candidate_pairs(problem, candidates: int | None) -> tuple[np.ndarray, np.nda
     n, r = problem.n_units, problem.n_reps
     if candidates is None or candidates >= r:
         allowed = np.ones((n, r), dtype=bool)
+        if problem.unit_group is not None:
+            allowed = group_mask(problem, np.arange(n)).T.copy()
     else:
         if not problem.has_distance:
             raise InputError("candidates= needs distances to find each unit's nearest reps")
@@ -346,22 +378,68 @@ def candidate_pairs(problem, candidates: int | None) -> tuple[np.ndarray, np.nda
         step = chunk_size(r)
         for begin in range(0, n, step):
             block = problem.distance_block(slice(begin, begin + step)).T
+            units = np.arange(begin, min(begin + step, n))
+            ok = None if problem.unit_group is None else group_mask(problem, units).T
+            if ok is not None:
+                block = np.where(ok, block, np.inf)
             near = np.argpartition(block, k - 1, axis=1)[:, :k]
             np.put_along_axis(allowed[begin : begin + step], near, True, axis=1)
+            if ok is not None:
+                allowed[begin : begin + step] &= ok
         per_rep = min(n, int(np.ceil(2.0 * n / r)))
         rep_step = max(1, chunk_size(n))
         for begin in range(0, r, rep_step):
             reps = np.arange(begin, min(begin + rep_step, r))
             block = problem.distance_block(slice(None), reps)
+            ok = None
+            if problem.unit_group is not None:
+                ok = group_mask(problem, np.arange(n), reps)
+                block = np.where(ok, block, np.inf)
             near = np.argpartition(block, per_rep - 1, axis=1)[:, :per_rep]
-            allowed[near.ravel(), np.repeat(reps, per_rep)] = True
+            keep = np.ones(near.shape, dtype=bool) if ok is None else np.take_along_axis(
+                ok, near, axis=1)
+            allowed[near[keep], np.repeat(reps, per_rep).reshape(near.shape)[keep]] = True
         owned = problem.owner_index >= 0
-        allowed[np.flatnonzero(owned), problem.owner_index[owned]] = True
+        own = np.flatnonzero(owned)
+        if problem.unit_group is not None:  # today's owner only where the groups allow
+            own = own[group_mask(problem, own)[problem.owner_index[own],
+                                               np.arange(own.size)]]
+        allowed[own, problem.owner_index[own]] = True
     locked = problem.lock_index >= 0
+    stranded = ~allowed.any(axis=1) & ~locked
+    if stranded.any():
+        raise infeasible_error(
+            f"{int(stranded.sum())} unit(s) have no rep they may go to, e.g. "
+            f"{problem.unit_ids[np.flatnonzero(stranded)[0]]!r}",
+            hint="add a rep for their group (region, manager) or lift the rule")
     allowed[locked] = False
     allowed[np.flatnonzero(locked), problem.lock_index[locked]] = True
     unit, rep = np.nonzero(allowed)
     return rep.astype(np.int32), unit.astype(np.int32)
+
+
+def check_groups(unit_group, rep_group, n_units: int, n_reps: int):
+    """Both group tables as int arrays (units × keys, reps × keys), or both ``None``."""
+    if unit_group is None and rep_group is None:
+        return None, None
+    if unit_group is None or rep_group is None:
+        raise InputError("give both unit_group and rep_group, or neither")
+    ug = np.asarray(unit_group, dtype=np.int64).reshape(n_units, -1)
+    rg = np.asarray(rep_group, dtype=np.int64).reshape(n_reps, -1)
+    if ug.shape[1] != rg.shape[1]:
+        raise InputError(f"unit_group has {ug.shape[1]} key(s) and rep_group {rg.shape[1]}")
+    return ug, rg
+
+
+def group_mask(problem, units: np.ndarray, reps: np.ndarray | slice = slice(None)
+               ) -> np.ndarray:
+    """(selected reps × ``units``) True where the groups let the unit go to the rep."""
+    ug, rg = problem.unit_group[units], problem.rep_group[reps]
+    ok = np.ones((rg.shape[0], ug.shape[0]), dtype=bool)
+    for k in range(ug.shape[1]):
+        u, r = ug[:, k][None, :], rg[:, k][:, None]
+        ok &= (u == r) | (u < 0) | (r < 0)
+    return ok
 
 
 def make_budgets(

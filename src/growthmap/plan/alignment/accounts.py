@@ -19,16 +19,16 @@ manager without a book gets none), unless a list is given.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from growthmap.config._plan import PlanConfig
+from growthmap.config._plan import ALIGN_WITHIN, PlanConfig
 from growthmap.errors import ConfigError, InfeasibleError, NotFoundError, WorkspaceError
+from growthmap.plan.alignment._groups import alignment_groups, group_targets
+from growthmap.plan.alignment._report import AccountAlignment, alignment_report
 from growthmap.plan.alignment.territories import (
     AlignmentProblem,
-    AlignmentResult,
     Balance,
     Objective,
     align_territories,
@@ -40,16 +40,6 @@ __all__ = ["MILP_MAX_PAIRS", "AccountAlignment", "align_accounts", "parse_locks"
 #: Above this many (account, rep) pairs ``method="auto"`` goes straight to the heuristic:
 #: the exact MILP rarely finds a first plan for bigger problems within a minute.
 MILP_MAX_PAIRS = 50_000
-
-
-@dataclass
-class AccountAlignment:
-    """A proposed alignment of accounts to reps and the evidence to judge it."""
-
-    reassignment: pd.DataFrame
-    reps: pd.DataFrame
-    result: AlignmentResult
-    summary: dict = field(default_factory=dict)
 
 
 def parse_locks(items: Sequence[str]) -> dict[str, str]:
@@ -107,10 +97,6 @@ def _coordinates(src: PlanSource, units: pd.DataFrame,
         return None, None
     xy = units[["lat", "lon"]].astype(float)
     missing = xy.isna().any(axis=1)
-    if missing.any():
-        src.note(f"plan: {int(missing.sum())} accounts have no lat/lon; they are placed at "
-                 "the centre of all accounts for distances")
-        xy = xy.fillna(xy.mean())
     centre = xy.assign(rep=units.owner_rep_id.astype("string")).groupby("rep")[["lat", "lon"]]
     centre = centre.mean()
     base = pd.DataFrame({"lat": np.nan, "lon": np.nan}, index=reps.rep_id)
@@ -123,6 +109,14 @@ def _coordinates(src: PlanSource, units: pd.DataFrame,
                  "centre of the accounts they own today")
         base.loc[gap, ["lat", "lon"]] = centre.reindex(base.index[gap]).to_numpy()
         base = base.fillna(xy.mean())
+    if missing.any():
+        # an account without a location is somewhere in its owner's patch, else in its
+        # region: placing it mid-ocean would add the same thousands of km to every plan
+        src.note(f"plan: {int(missing.sum())} accounts have no lat/lon; they are placed at "
+                 "their rep's base (else the centre of their region) for distances")
+        at_owner = base.reindex(units.owner_rep_id.astype("string")).set_axis(units.index)
+        region = xy.groupby(units.region.astype("string")).transform("mean")
+        xy = xy.fillna(at_owner).fillna(region).fillna(xy.mean())
     return xy.to_numpy(), base.to_numpy()
 
 
@@ -142,6 +136,9 @@ def align_accounts(
     time_limit: float | None = None,
     threads: int | None = None,
     method: str = "auto",
+    within: Sequence[str] | None = None,
+    move_km: float | None = None,
+    accounts: Sequence[str] | None = None,
 ) -> AccountAlignment:
     """Align the accounts in scope to the reps, balanced within ``tolerance``.
 
@@ -151,12 +148,22 @@ def align_accounts(
     care model asks for that role — a key account manager's book is not balanced against
     an inside rep's.  Arguments left ``None`` come from ``[plan]``.  ``threads`` goes
     to HiGHS; leave it ``None`` unless every solve in the process uses the same number
-    (HiGHS fixes its thread pool on first use).
+    (HiGHS fixes its thread pool on first use).  ``within`` lists the hard rules (an
+    account stays in its region, country, manager or territory); ``move_km`` is what
+    moving an account of average potential costs in the mixed objective, in km.
+    ``accounts`` limits the alignment to those account ids (a manager's scope).
     """
     tolerance = config.align_tolerance if tolerance is None else tolerance
     balance = list(config.align_balance if balance is None else balance)
     objective = objective or config.align_objective
     max_disruption = config.align_max_disruption if max_disruption is None else max_disruption
+    max_moved = config.align_max_moved if max_moved is None else max_moved
+    within = list(config.align_within if within is None else within)
+    move_km = config.align_move_km if move_km is None else move_km
+    bad = sorted(set(within) - set(ALIGN_WITHIN))
+    if bad:
+        raise ConfigError(f"unknown alignment rule(s) {', '.join(bad)}",
+                          hint=f"keep accounts within any of: {', '.join(ALIGN_WITHIN)}")
     scope = scope or config.align_scope
     role = role or config.align_role
     method = method if method != "auto" else config.align_method
@@ -169,6 +176,8 @@ def align_accounts(
                           f"{max_disruption}", hint="e.g. --max-disruption 0.2")
     frame = src.frame()
     units = frame if scope == "all" else frame[frame.is_customer.fillna(False).astype(bool)]
+    if accounts is not None:
+        units = units[units.account_id.astype(str).isin(set(accounts))]
     if role:
         role_reps = _role_reps(src, role)
         reps = [r for r in reps if r in role_reps] if reps is not None else role_reps
@@ -216,20 +225,24 @@ def align_accounts(
         raise NotFoundError(f"locks name rep(s) not in the alignment: {', '.join(unknown_rep[:5])}",
                             hint=f"use one of: {', '.join(rep_ids[:10])}")
     unit_xy, rep_xy = _coordinates(src, units, rep_table)
-    if objective == "distance" and unit_xy is None:
+    if objective in ("distance", "mixed") and unit_xy is None:
         src.note("plan: accounts have no lat/lon, so alignment minimises disruption instead of "
                  "distance")
         objective = "disruption"
+    groups = alignment_groups(src, units, rep_table, within)
     problem = AlignmentProblem(
         unit_ids=units.account_id.astype(str).to_numpy(), rep_ids=np.array(rep_ids),
         potential=measures["potential"], workload=measures["workload"],
         count=measures["count"], current_owner=owner.astype(object).where(owner.notna(), None)
         .to_numpy(), locked=locks or None, unit_xy=unit_xy, rep_xy=rep_xy,
-        metric="haversine")
-    owned_pot = float(measures["potential"][owner.notna().to_numpy()].sum())
+        metric="haversine", unit_group=None if groups is None else groups.unit_codes,
+        rep_group=None if groups is None else groups.rep_codes)
+    owned = owner.notna().to_numpy()
+    owned_pot = float(measures["potential"][owned].sum())
     limit = None if max_disruption is None else max_disruption * owned_pot
-    obj = Objective.parse(objective)
-    rules = [Balance(m, tolerance=tolerance) for m in balance]
+    obj = _objective(objective, move_km, owned_pot / max(int(owned.sum()), 1))
+    rules = [Balance(m, tolerance=tolerance, targets=None if groups is None
+                     else group_targets(problem.measure(m), groups)) for m in balance]
     if method == "auto":
         pairs = problem.n_units * problem.n_reps
         method = "heuristic" if pairs > MILP_MAX_PAIRS else "milp"
@@ -252,83 +265,21 @@ def align_accounts(
     except RuntimeError as exc:
         raise InfeasibleError(f"no alignment found: {exc}",
                               hint="raise plan.align_time_limit or widen the tolerance") from None
-    return _report(units, rep_table, problem, res, owner, measures, balance, tolerance,
-                   objective, owned_pot)
+    return alignment_report(units, rep_table, problem, res, owner, measures, balance,
+                            tolerance, objective, owned_pot, groups, _rep_region(src, rep_table,
+                                                                                units))
 
 
-def _report(units: pd.DataFrame, rep_table: pd.DataFrame, problem: AlignmentProblem,
-            res: AlignmentResult, owner: pd.Series, measures: dict,
-            balance: list[str], tolerance: float, objective: str,
-            owned_pot: float) -> AccountAlignment:
-    to_rep = res.assignment.to_numpy().astype(str)
-    before = owner.astype(object).where(owner.notna(), None).to_numpy()
-    moved = np.array([b is not None and b != t for b, t in zip(before, to_rep, strict=True)],
-                     dtype=bool)
-    locked = units.account_id.astype(str).isin(set(problem.locked or {}))
-    re = pd.DataFrame({
-        "account_id": units.account_id.astype(str), "name": units["name"],
-        "from_rep": owner, "to_rep": to_rep, "moved": moved, "locked": locked.to_numpy(),
-        "potential": measures["potential"], "current": units.current.astype(float),
-        "workload_hours": measures["workload"] if measures["workload"] is not None else np.nan,
-    })
-    if problem.has_distance:
-        idx = pd.Index(problem.rep_ids)
-        after_i = idx.get_indexer(to_rep)
-        re["distance_after_km"] = _pair_km(problem, after_i)
-        bi = idx.get_indexer(pd.Series(before, dtype=object).fillna("").astype(str))
-        km = _pair_km(problem, np.where(bi >= 0, bi, 0))
-        re["distance_before_km"] = np.where(bi >= 0, km, np.nan)
-    rows = []
-    n_reps = len(problem.rep_ids)
-    for rep in problem.rep_ids:
-        b, a = re.from_rep == rep, re.to_rep == rep
-        row = {"rep_id": rep, "accounts_before": int(b.sum()), "accounts_after": int(a.sum()),
-               "moved_out": int((b & re.moved).sum()), "moved_in": int((a & re.moved).sum())}
-        for m, col in (("potential", "potential"), ("workload", "workload_hours")):
-            if measures.get(m) is None:
-                continue
-            target = float(np.nansum(re[col])) / n_reps
-            row[f"{m}_before"] = float(re.loc[b, col].sum())
-            row[f"{m}_after"] = float(re.loc[a, col].sum())
-            row[f"{m}_dev_before"] = row[f"{m}_before"] / target - 1 if target else np.nan
-            row[f"{m}_dev_after"] = row[f"{m}_after"] / target - 1 if target else np.nan
-        target_n = len(re) / n_reps
-        row["count_dev_before"] = row["accounts_before"] / target_n - 1
-        row["count_dev_after"] = row["accounts_after"] / target_n - 1
-        if "distance_after_km" in re:
-            row["distance_before_km"] = float(re.loc[b, "distance_before_km"].sum())
-            row["distance_after_km"] = float(re.loc[a, "distance_after_km"].sum())
-        rows.append(row)
-    reps = pd.DataFrame(rows)
-    reps["within_bounds"] = res.rep_totals["within_bounds"].to_numpy()
-    if "name" in rep_table:
-        reps.insert(1, "name", rep_table.set_index("rep_id").reindex(reps.rep_id)["name"]
-                    .to_numpy())
-    moved_pot = float(re.loc[re.moved, "potential"].sum())
-    dev_after = {m: float(reps[f"{m}_dev_after"].abs().max()) for m in balance
-                 if f"{m}_dev_after" in reps}
-    dev_before = {m: float(reps[f"{m}_dev_before"].abs().max()) for m in balance
-                  if f"{m}_dev_before" in reps}
-    summary = {
-        "accounts": len(re), "reps": n_reps, "objective": objective, "balance": balance,
-        "tolerance": tolerance, "status": res.status, "method": res.method,
-        "gap": res.gap, "objective_value": res.objective, "best_bound": res.best_bound,
-        "solve_seconds": res.solve_time, "moved": int(re.moved.sum()),
-        "potential_moved": moved_pot,
-        "share_potential_moved": moved_pot / owned_pot if owned_pot > 0 else 0.0,
-        "within_bounds": res.within_bounds, "max_deviation_before": dev_before,
-        "max_deviation_after": dev_after,
-    }
-    if "distance_after_km" in re:
-        summary["distance_before_km"] = float(np.nansum(re.distance_before_km))
-        summary["distance_after_km"] = float(re.distance_after_km.sum())
-    return AccountAlignment(reassignment=re, reps=reps, result=res, summary=summary)
+def _objective(name: str, move_km: float, average_potential: float) -> Objective:
+    """``mixed``: km + ``move_km`` per account of average potential moved."""
+    if name != "mixed":
+        return Objective.parse(name)
+    if move_km == 0 or average_potential <= 0:
+        return Objective()
+    return Objective(distance=1.0, disruption=move_km / average_potential)
 
 
-def _pair_km(problem: AlignmentProblem, rep_index: np.ndarray) -> np.ndarray:
-    """Distance of every unit to the rep at ``rep_index`` (km)."""
-    out = np.empty(problem.n_units)
-    for r in np.unique(rep_index):
-        mask = rep_index == r
-        out[mask] = problem.distance_block(np.flatnonzero(mask), np.array([r]))[0]
-    return out
+def _rep_region(src: PlanSource, reps: pd.DataFrame, units: pd.DataFrame) -> pd.Series:
+    from growthmap.plan.alignment._groups import _rep_keys
+
+    return _rep_keys(src, reps, units, "region")

@@ -146,6 +146,9 @@ class AlignmentProblem:
     degrees with ``metric="haversine"``, giving km).  ``current_owner`` holds a
     rep id per unit (``None``/NaN: unowned, so never counted as moved);
     ``locked`` maps unit id → rep id for units that must not be reassigned.
+    ``unit_group`` (units × keys) and ``rep_group`` (reps × keys) hold integer
+    codes, e.g. of the region and the manager: a unit may only go to a rep whose
+    codes match its own on every key (−1 on either side matches anything).
     """
 
     unit_ids: Sequence
@@ -159,6 +162,8 @@ class AlignmentProblem:
     unit_xy: np.ndarray | None = None
     rep_xy: np.ndarray | None = None
     metric: Literal["euclidean", "haversine"] = "euclidean"
+    unit_group: np.ndarray | None = None
+    rep_group: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.unit_ids = np.asarray(self.unit_ids)
@@ -180,6 +185,8 @@ class AlignmentProblem:
                 raise InputError(f"locked names units that are not in unit_ids: {bad}")
             self.lock_index[pos] = self._rep_index(list(self.locked.values()), "locked")
         self._check_geometry()
+        self.unit_group, self.rep_group = milp.check_groups(self.unit_group, self.rep_group,
+                                                            n, r)
 
     @property
     def n_units(self) -> int:
@@ -220,7 +227,8 @@ class AlignmentProblem:
     def cost_block(self, units: np.ndarray, objective: Objective) -> np.ndarray:
         """Objective coefficient of every (rep, unit) pair for ``units``.
 
-        Pairs that a lock forbids cost +inf, so bound computations skip them.
+        Pairs that a lock or the groups forbid cost +inf, so bound computations
+        skip them (a lock overrides the groups).
         """
         cost = np.zeros((self.n_reps, units.size))
         if objective.distance:
@@ -231,6 +239,8 @@ class AlignmentProblem:
             moved = (np.arange(self.n_reps)[:, None] != cur) & (cur >= 0)
             cost += objective.disruption * moved * self.measure(objective.disruption_measure)[units]
         lock = self.lock_index[units]
+        if self.unit_group is not None:
+            cost[~milp.group_mask(self, units) & (lock < 0)] = np.inf
         cost[(np.arange(self.n_reps)[:, None] != lock) & (lock >= 0)] = np.inf
         return cost
 

@@ -1,0 +1,130 @@
+"""Planning for managers and ops: the alignment proposal with its map.
+
+The page and the API make one library call (:func:`growthmap.plan.align_accounts`) on
+the snapshot the user reads.  Ops and admins align every rep of a role; a manager aligns
+the reps and accounts of their own territory subtree only, so a proposal never moves an
+account the manager cannot see.  A rep has no alignment to read.  Proposals are cached
+per snapshot, scope and settings: the solver runs once, not on every page view.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from growthmap.errors import NotFoundError
+from growthmap.read.access import DataAccess, records
+from growthmap.web._deps import Access, page_context
+
+router = APIRouter(tags=["planning"])
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+_LOCK = threading.Lock()
+_CACHE_SIZE = 16
+
+Role = Annotated[str, Query(max_length=60, pattern=r"^[A-Za-z0-9_ -]+$",
+                            description="The coverage role whose books are aligned.")]
+Tolerance = Annotated[float, Query(gt=0, le=1, description="Allowed deviation, 0.1 = ±10%.")]
+MaxMoved = Annotated[str | None, Query(max_length=9, pattern=r"^\d*$",
+                                       description="Most accounts that may change rep.")]
+Rep = Annotated[str | None, Query(max_length=100, description="Show this rep only.")]
+Region = Annotated[str | None, Query(max_length=100, description="Show this region only.")]
+
+
+def _scope(da: DataAccess) -> tuple[list[str] | None, list[str] | None]:
+    """(reps, accounts) the user may align; ``None`` = all."""
+    if da.user.sees_everything:
+        return None, None
+    if da.user.role != "manager":
+        raise NotFoundError("the alignment is for managers and sales operations",
+                            hint="your own book is on the Reps page")
+    pred, params = da.scope_sql()
+    ids = [r[0] for r in da.con.execute(
+        f"SELECT account_id FROM {da.schema}.account_value av WHERE {pred}", params).fetchall()]
+    return da.visible_reps() or [], ids
+
+
+def proposal(request: Request, da: DataAccess, role: str, tolerance: float,
+             max_moved: str | None) -> Any:
+    """The (cached) alignment of ``role`` for this user's scope (an empty cap: none)."""
+    cap = int(max_moved) if max_moved else None
+    from growthmap.plan import PlanSource, align_accounts
+    from growthmap.workspace import Workspace
+
+    state = request.app.state.gm
+    reps, accounts = _scope(da)
+    key = (str(state.path), da.snapshot_id, role, tolerance, cap,
+           tuple(reps or ()), len(accounts or ()), da.user.role, da.user.territory_id)
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    cur = state.cursor()
+    try:
+        src = PlanSource.from_workspace(Workspace(state.path, cur), da.snapshot_id)
+        out = align_accounts(src, state.config.plan, role=role, tolerance=tolerance,
+                             max_moved=cap, reps=reps, accounts=accounts)
+        out.summary["notes"] = list(src.notes)
+    finally:
+        cur.close()
+    with _LOCK:
+        _CACHE[key] = out
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return out
+
+
+def _tables(out: Any, rep: str | None, region: str | None) -> tuple[list, list]:
+    reps, moves = out.reps, out.reassignment
+    if rep:
+        reps = reps[reps.rep_id == rep]
+        moves = moves[(moves.from_rep == rep) | (moves.to_rep == rep)]
+    if region and "group" in reps:
+        reps = reps[reps.group.astype(str).str.startswith(region)]
+        moves = moves[moves.region == region]
+    moves = moves[moves.moved].sort_values("potential", ascending=False)
+    return records(reps), records(moves)
+
+
+@router.get("/plan/alignment", response_class=HTMLResponse, include_in_schema=False)
+def alignment_page(request: Request, da: Access, role: Role = "field",
+                   tolerance: Tolerance = 0.1, max_moved: MaxMoved = None, rep: Rep = None,
+                   region: Region = None) -> Response:
+    from growthmap.report.charts import to_spec
+    from growthmap.report.maps import alignment_map
+
+    out = proposal(request, da, role, tolerance, max_moved)
+    rep_rows, moves = _tables(out, rep, region)
+    chart = {"name": "alignment_map", "title": "Accounts and rep bases by rep",
+             "chart": to_spec(alignment_map(out.reassignment, out.reps, width=900)),
+             "missing": None}
+    regions = sorted(out.reassignment.region.dropna().astype(str).unique())
+    ctx = page_context(request, da, "plan", summary=out.summary, reps=rep_rows,
+                       moves=moves[:200], n_moves=len(moves), map_chart=chart, role=role,
+                       tolerance=tolerance, max_moved=max_moved, rep=rep or "",
+                       region=region or "", regions=regions,
+                       rep_ids=out.reps.rep_id.astype(str).tolist())
+    return request.app.state.gm.templates.TemplateResponse(request, "plan_alignment.html", ctx)
+
+
+@router.get("/api/plan/alignment")
+def alignment_api(request: Request, da: Access, role: Role = "field",
+                  tolerance: Tolerance = 0.1, max_moved: MaxMoved = None, rep: Rep = None,
+                  region: Region = None) -> dict[str, Any]:
+    """A proposed alignment of one role's books: summary, reps before/after, moves."""
+    out = proposal(request, da, role, tolerance, max_moved)
+    reps, moves = _tables(out, rep, region)
+    summary = _plain(out.summary)
+    return {"snapshot_id": da.snapshot_id, "summary": summary, "reps": reps, "moves": moves}
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars inside dicts and lists as Python numbers (for JSON)."""
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v.item() if hasattr(v, "item") else v

@@ -1,0 +1,74 @@
+"""The alignment page in a real browser (Debian's chromium), for ops and for a manager.
+
+The map is drawn by vega-embed from the vendored bundle, with the country outlines
+inlined in the page: nothing is fetched from another host.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_web_api import PASSWORD
+from tests.test_web_browser import (  # noqa: F401  (fixtures)
+    CHROMIUM,
+    _charts_drawn,
+    _watch,
+    browser,
+    server,
+    shots,
+)
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")]
+
+
+def _sign_in(page: Any, url: str, user: str) -> None:
+    page.goto(url + "/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/")
+
+
+@pytest.mark.parametrize("user", ["ops", "manager"])
+def test_alignment_page_with_map_and_filters(server: dict[str, Any], browser: Any,  # noqa: F811
+                                             shots: Path, user: str) -> None:  # noqa: F811
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    outside = _watch(page, server["url"])
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _sign_in(page, server["url"], user)
+    page.click("nav >> text=Alignment")
+    page.wait_for_selector("#align-kpis")
+    page.fill("input[name=tolerance]", "0.3")
+    with page.expect_navigation():
+        page.click("form.filters button[type=submit]")
+    page.wait_for_selector("#align-reps tbody tr")
+    _charts_drawn(page, 1)
+    assert page.locator("div.vega svg path").count() > 10  # land outlines and marks
+    kpis = page.locator("#align-kpis").inner_text()
+    assert "accounts change region" in kpis and "km" in kpis and "EUR" in kpis
+    n_reps = page.locator("#align-reps tbody tr").count()
+    assert n_reps >= 1
+    page.screenshot(path=str(shots / f"alignment-{user}.png"), full_page=True)
+    # filter by one rep: one row left, every listed move touches that rep
+    rep = page.locator("select[name=rep] option").nth(1).get_attribute("value")
+    page.select_option("select[name=rep]", rep)
+    with page.expect_navigation():
+        page.click("form.filters button[type=submit]")
+    page.wait_for_selector("#align-reps tbody tr")
+    assert page.locator("#align-reps tbody tr").count() == 1
+    assert rep in page.locator("#align-reps tbody tr").inner_text()
+    assert outside == [] and errors == []
+    page.close()
+
+
+def test_a_rep_has_no_alignment(server: dict[str, Any], browser: Any) -> None:  # noqa: F811
+    page = browser.new_page()
+    _sign_in(page, server["url"], "rep_a")
+    assert page.locator("nav >> text=Alignment").count() == 0
+    assert page.goto(server["url"] + "/plan/alignment").status == 404
+    page.close()
