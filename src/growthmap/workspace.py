@@ -101,9 +101,11 @@ def _connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnectio
 
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """A new connection to the same workspace (for another thread), on its catalog."""
-    (catalog,) = con.execute("SELECT current_database()").fetchone()
-    cur = con.cursor()
-    cur.execute(f"USE {quote(catalog)}")
+    cur = con.cursor()  # nothing runs on ``con`` itself: another thread may be using it
+    attached = cur.execute("SELECT 1 FROM duckdb_databases() "
+                           f"WHERE database_name = {_literal(CATALOG)}").fetchone()
+    if attached:
+        cur.execute(f"USE {CATALOG}")
     return cur
 
 

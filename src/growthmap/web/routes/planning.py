@@ -62,14 +62,11 @@ def proposal(request: Request, da: DataAccess, role: str, tolerance: float,
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    cur = state.cursor()
-    try:
+    with state.cursor() as cur:
         src = PlanSource.from_workspace(Workspace(state.path, cur), da.snapshot_id)
         out = align_accounts(src, state.config.plan, role=role, tolerance=tolerance,
                              max_moved=cap, reps=reps, accounts=accounts)
         out.summary["notes"] = list(src.notes)
-    finally:
-        cur.close()
     with _LOCK:
         _CACHE[key] = out
         while len(_CACHE) > _CACHE_SIZE:
