@@ -102,6 +102,8 @@ def _print_baseline(ev: dict[str, Any], title: str) -> None:
     if skipped:
         console.print(f"backtest skipped: {skipped}")
     pub = ev.get("published")
+    if pub and pub.get("model_vs_baseline") == "ties":
+        console.print("published: the model, which ties the peer percentile in the backtest")
     if pub and pub.get("what") != "model":
         console.print(f"published: the {pub['what']} (model weight {pub['model_weight']}), "
                       "because the model did not beat the peer percentile in the backtest")

@@ -518,7 +518,14 @@ def stage(ctx: RunContext) -> None:
 
     cfg = ctx.config.potential
     backtest = stage_backtest(ctx)
-    weight = float((backtest or {}).get("published", {}).get("model_weight", 1.0))
+    published = (backtest or {}).get("published", {})
+    weight = float(published.get("model_weight", 1.0))
+    if published.get("model_vs_baseline") == "ties":
+        bt = backtest["baseline"]["account"]  # type: ignore[index]
+        ctx.note(f"potential: the model ties the naive peer percentile in the backtest "
+                 f"(Spearman with the next 12 months' spend {bt['model']:.3f} vs "
+                 f"{bt['baseline']:.3f}, difference {bt['low']:+.3f} to {bt['high']:+.3f}); "
+                 "the run publishes the model")
     if weight < 1.0:
         bt = backtest["baseline"]["account"]  # type: ignore[index]
         what = "the baseline" if weight <= 0 else f"a blend ({weight:.0%} model)"
