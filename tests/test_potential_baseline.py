@@ -161,6 +161,8 @@ def test_without_vendor_figures_the_level_is_a_stated_setting_and_intervals_hold
     res = _run(static_ws, backtest=False)
     ev = res.evaluations["potential"]
     assert ev["level"]["best_share"] == 0.5
+    assert any("assumes the best-penetrated buyers give us 50% of theirs" in n
+               for n in res.notes)
     assert 0.75 <= ev["truth"]["account"]["all"]["coverage"] <= 0.86
     half = _run(static_ws, backtest=False, best_share=0.25)
     pot = res.evaluations["potential"]["summary"]["potential"]

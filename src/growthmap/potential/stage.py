@@ -306,6 +306,12 @@ def compute_wallets(ctx: RunContext, *, explain: bool = True,
         low, pot, high, base = (a / share for a in (low, pot, high, base))
         info["level"] = {"best_share": share, "best_share_range": cfg.best_share_range,
                          "log_sd": round(l_sd, 4)}
+        if explain:
+            lo, hi = cfg.best_share_range
+            ctx.note(f"potential: no vendor figures to calibrate to, so every wallet "
+                     f"assumes the best-penetrated buyers give us {share:.0%} of theirs "
+                     f"(potential.best_share; 80% range {lo:.0%}-{hi:.0%}, carried in "
+                     "the intervals)")
     model_pot = pot
     rel = relevance(industry, ever, families, min_buyers=cfg.relevance_min_buyers,
                     always=cfg.always_relevant, never=cfg.never_relevant,
