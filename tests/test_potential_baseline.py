@@ -191,7 +191,8 @@ def test_a_model_that_does_not_beat_the_baseline_is_not_published(static_ws) -> 
     with console.capture() as cap:
         print_potential_evaluation(evaluate_snapshot(static_ws, res.snapshot_id))
     text = " ".join(cap.get().split())
-    assert "model vs peer percentile" in text and "Spearman with spend in the 12" in text
+    assert "published potential vs peer percentile" in text
+    assert "Spearman with spend in the 12" in text
     assert f"published: the {ev['published']['what']}" in text
     assert "wallets assume the best-penetrated buyers give us 50%" in text
 

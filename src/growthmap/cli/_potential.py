@@ -79,8 +79,9 @@ def _print_baseline(ev: dict[str, Any], title: str) -> None:
     """Model against the naive peer percentile: truth, backtest, and what was published."""
     base = (ev.get("truth") or {}).get("baseline")
     if base:
-        t = Table("accounts", "level", "model", "baseline",
-                  title=f"{title}: Spearman with the true wallets, model vs peer percentile")
+        t = Table("accounts", "level", "published", "baseline",
+                  title=f"{title}: Spearman with the true wallets, published potential "
+                  "vs peer percentile")
         for who, m in base.items():
             for level in ("account", "account_family"):
                 t.add_row(who, level.replace("_", " x "),
