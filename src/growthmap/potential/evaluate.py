@@ -336,9 +336,10 @@ def _check_history(source: Any, t: dt.date, min_months: int) -> None:
         first = first.date()
     need = t - relativedelta(months=min_months)
     if first > need:
-        days = max((t - first).days, 0)
+        days = (t - first).days
+        held = f"is {days} days" if days > 0 else "is empty"
         raise WorkspaceError(
-            f"the backtest estimates as of {t} and the history before then is {days} days "
+            f"the backtest estimates as of {t} and the history before then {held} "
             f"(transactions start {first}); it needs at least {min_months} months",
             hint="load more history, or lower potential.backtest_min_history_months")
 
