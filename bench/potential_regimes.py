@@ -63,8 +63,8 @@ def _f(x: float | None, pct: bool = False) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    out = ["| regime | accounts | Spearman account: model / baseline | account x family: "
-           "model / baseline | coverage account / cell | potential / true wallet | backtest "
+    out = ["| regime | accounts | Spearman account: published / baseline | account x family: "
+           "published / baseline | coverage account / cell | potential / true wallet | backtest "
            "model - baseline [90%] | published |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         d = r["backtest"]

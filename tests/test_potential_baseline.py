@@ -144,8 +144,11 @@ def test_model_is_shown_beside_the_baseline_on_the_same_rows(static_ws) -> None:
         assert m["n"] == (2000 if level != "account_family" else 12000)
         assert m["low"] <= m["difference"] <= m["high"]
     # what is published follows from the comparison
-    beats = bt["account"]["model"] >= bt["account"]["baseline"]
-    assert (ev["published"]["what"] == "model") == beats
+    not_worse = bt["account"]["high"] >= 0  # a tie keeps the model
+    assert (ev["published"]["what"] == "model") == not_worse
+    verdict = ev["published"]["model_vs_baseline"]
+    assert verdict == ("beats" if bt["account"]["low"] > 0 else "ties" if not_worse
+                       else "worse")
     # against the truth too, per account and per account x family
     truth = ev["truth"]
     assert truth["account"]["all"]["spearman"] > truth["baseline"]["all"]["account"]
@@ -158,6 +161,8 @@ def test_without_vendor_figures_the_level_is_a_stated_setting_and_intervals_hold
     res = _run(static_ws, backtest=False)
     ev = res.evaluations["potential"]
     assert ev["level"]["best_share"] == 0.5
+    assert any("assumes the best-penetrated buyers give us 50% of theirs" in n
+               for n in res.notes)
     assert 0.75 <= ev["truth"]["account"]["all"]["coverage"] <= 0.86
     half = _run(static_ws, backtest=False, best_share=0.25)
     pot = res.evaluations["potential"]["summary"]["potential"]
@@ -173,10 +178,12 @@ def test_graded_relevance_ranks_cells_an_account_will_never_buy_lower(static_ws)
 
 
 def test_a_model_that_does_not_beat_the_baseline_is_not_published(static_ws) -> None:
-    """A starved model (one leaf per tree) against the analyst's spreadsheet."""
-    res = _run(static_ws, n_estimators=10, num_leaves=2, learning_rate=0.01)
+    """A starved model (two leaves per tree, no graded relevance) against a spreadsheet."""
+    res = _run(static_ws, n_estimators=10, num_leaves=2, learning_rate=0.01,
+               graded_relevance=False)
     ev = res.evaluations["potential"]
-    assert ev["backtest"]["baseline"]["account"]["difference"] < 0
+    assert ev["backtest"]["baseline"]["account"]["high"] < 0
+    assert ev["published"]["model_vs_baseline"] == "worse"
     assert ev["published"]["what"] in ("baseline", "blend")
     assert any("did not beat the naive peer percentile" in n and "publishes" in n
                for n in res.notes)
@@ -184,7 +191,8 @@ def test_a_model_that_does_not_beat_the_baseline_is_not_published(static_ws) -> 
     with console.capture() as cap:
         print_potential_evaluation(evaluate_snapshot(static_ws, res.snapshot_id))
     text = " ".join(cap.get().split())
-    assert "model vs peer percentile" in text and "Spearman with spend in the 12" in text
+    assert "published potential vs peer percentile" in text
+    assert "Spearman with spend in the 12" in text
     assert f"published: the {ev['published']['what']}" in text
     assert "wallets assume the best-penetrated buyers give us 50%" in text
 

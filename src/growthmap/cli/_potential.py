@@ -79,8 +79,9 @@ def _print_baseline(ev: dict[str, Any], title: str) -> None:
     """Model against the naive peer percentile: truth, backtest, and what was published."""
     base = (ev.get("truth") or {}).get("baseline")
     if base:
-        t = Table("accounts", "level", "model", "baseline",
-                  title=f"{title}: Spearman with the true wallets, model vs peer percentile")
+        t = Table("accounts", "level", "published", "baseline",
+                  title=f"{title}: Spearman with the true wallets, published potential "
+                  "vs peer percentile")
         for who, m in base.items():
             for level in ("account", "account_family"):
                 t.add_row(who, level.replace("_", " x "),
@@ -102,6 +103,8 @@ def _print_baseline(ev: dict[str, Any], title: str) -> None:
     if skipped:
         console.print(f"backtest skipped: {skipped}")
     pub = ev.get("published")
+    if pub and pub.get("model_vs_baseline") == "ties":
+        console.print("published: the model, which ties the peer percentile in the backtest")
     if pub and pub.get("what") != "model":
         console.print(f"published: the {pub['what']} (model weight {pub['model_weight']}), "
                       "because the model did not beat the peer percentile in the backtest")

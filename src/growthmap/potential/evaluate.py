@@ -286,9 +286,11 @@ def _against_baseline(w: Any, rev_now: np.ndarray, fam_now: np.ndarray,
     the potential at T with the spend of the 12 months after T, per account and per
     account x family (zeros included: a wallet the account never uses should rank
     low), with a bootstrap interval of the difference.  Whitespace against growth is
-    shown too.  Where the model's account Spearman is below the baseline's, the blend
-    (geometric, model weight in :data:`BLEND_WEIGHTS`; 0 = the baseline) that ranks the
-    spend best is published instead.
+    shown too.  Where the model's account Spearman is below the baseline's beyond
+    doubt (the whole interval of the difference below 0), the blend (geometric, model
+    weight in :data:`BLEND_WEIGHTS`; 0 = the baseline) that ranks the spend best is
+    published instead.  A tie keeps the model and says so: choosing between two equal
+    rankings on noise would swap the published figures from run to run.
     """
     from growthmap.models.potential._baseline import blend, rank_spearman_diff
 
@@ -302,8 +304,9 @@ def _against_baseline(w: Any, rev_now: np.ndarray, fam_now: np.ndarray,
     ws = rank_spearman_diff(w.whitespace.sum(axis=1), base_ws.sum(axis=1), growth,
                             seed=seed)
     weight, tried = 1.0, {}
-    if acc["model"] is not None and acc["baseline"] is not None \
-            and acc["model"] < acc["baseline"]:
+    verdict = ("no verdict" if acc["difference"] is None else
+               "beats" if acc["low"] > 0 else "worse" if acc["high"] < 0 else "ties")
+    if verdict == "worse":
         for a in BLEND_WEIGHTS:
             pot = np.maximum(blend(wallet, base, a) * need, w.current)
             tried[str(a)] = spearman(pot.sum(axis=1), rev_now)
@@ -313,6 +316,7 @@ def _against_baseline(w: Any, rev_now: np.ndarray, fam_now: np.ndarray,
                          "account": acc, "account_family": cell,
                          "whitespace_vs_growth": ws},
             "published": {"model_weight": weight, "blends_tried": tried,
+                          "model_vs_baseline": verdict,
                           "what": "model" if weight >= 1 else
                           "baseline" if weight <= 0 else "blend"}}
 
@@ -332,9 +336,10 @@ def _check_history(source: Any, t: dt.date, min_months: int) -> None:
         first = first.date()
     need = t - relativedelta(months=min_months)
     if first > need:
-        days = max((t - first).days, 0)
+        days = (t - first).days
+        held = f"is {days} days" if days > 0 else "is empty"
         raise WorkspaceError(
-            f"the backtest estimates as of {t} and the history before then is {days} days "
+            f"the backtest estimates as of {t} and the history before then {held} "
             f"(transactions start {first}); it needs at least {min_months} months",
             hint="load more history, or lower potential.backtest_min_history_months")
 

@@ -306,6 +306,12 @@ def compute_wallets(ctx: RunContext, *, explain: bool = True,
         low, pot, high, base = (a / share for a in (low, pot, high, base))
         info["level"] = {"best_share": share, "best_share_range": cfg.best_share_range,
                          "log_sd": round(l_sd, 4)}
+        if explain:
+            lo, hi = cfg.best_share_range
+            ctx.note(f"potential: no vendor figures to calibrate to, so every wallet "
+                     f"assumes the best-penetrated buyers give us {share:.0%} of theirs "
+                     f"(potential.best_share; 80% range {lo:.0%}-{hi:.0%}, carried in "
+                     "the intervals)")
     model_pot = pot
     rel = relevance(industry, ever, families, min_buyers=cfg.relevance_min_buyers,
                     always=cfg.always_relevant, never=cfg.never_relevant,
@@ -518,7 +524,14 @@ def stage(ctx: RunContext) -> None:
 
     cfg = ctx.config.potential
     backtest = stage_backtest(ctx)
-    weight = float((backtest or {}).get("published", {}).get("model_weight", 1.0))
+    published = (backtest or {}).get("published", {})
+    weight = float(published.get("model_weight", 1.0))
+    if published.get("model_vs_baseline") == "ties":
+        bt = backtest["baseline"]["account"]  # type: ignore[index]
+        ctx.note(f"potential: the model ties the naive peer percentile in the backtest "
+                 f"(Spearman with the next 12 months' spend {bt['model']:.3f} vs "
+                 f"{bt['baseline']:.3f}, difference {bt['low']:+.3f} to {bt['high']:+.3f}); "
+                 "the run publishes the model")
     if weight < 1.0:
         bt = backtest["baseline"]["account"]  # type: ignore[index]
         what = "the baseline" if weight <= 0 else f"a blend ({weight:.0%} model)"

@@ -96,8 +96,11 @@ def need_share(group: np.ndarray, buys: np.ndarray, customer: np.ndarray,
     buys it most is taken to need it throughout, so ``b`` is that group's share and
     ``need = s / b``.  A customer that does not buy the family has told us a little
     more: of the accounts like it that need the family, a share ``b`` would buy it, so
-    its need falls to ``need (1 - b) / (1 - need b)`` (Bayes).  A prospect keeps its
-    group's ``need``; a cell the account buys is 1 (it evidently needs it).
+    Bayes lowers its need to ``need (1 - b) / (1 - need b)``.  That takes ``b`` to hold
+    for every customer of the group, while an account that buys little from us buys
+    less of everything; so the non-purchase counts as half the evidence: a customer's
+    need is the geometric mean of its group's and of the Bayes figure.  A prospect keeps
+    its group's ``need``; a cell the account buys is 1 (it evidently needs it).
     """
     buys = np.asarray(buys, dtype=bool)
     cust = np.asarray(customer, dtype=bool)
@@ -119,6 +122,7 @@ def need_share(group: np.ndarray, buys: np.ndarray, customer: np.ndarray,
         need = np.minimum(share / top, 1.0)
         choose = min(top, 0.95)
         post = need * (1.0 - choose) / np.maximum(1.0 - need * choose, 1e-9)
+        post = np.sqrt(post * need)  # half the evidence: see the docstring
         out[:, j] = np.where(cust, post[slot], need[slot])
     return np.where(buys, 1.0, out)
 
