@@ -101,6 +101,25 @@ class Comparison:
         self.parts.append(_Part(np.asarray(y_te, int), pct_rank(p),
                                 b.reset_index(drop=True), sub))
 
+    def add_out_of_fold(self, data: Callable[[dt.date], tuple[pd.DataFrame, np.ndarray,
+                                                               np.ndarray]],
+                        cutoffs: list[dt.date], model: Any) -> None:
+        """Without a backtest fold: the final model's out-of-fold scores of its training
+        cut-offs (cross-fitted by account, not out of time; ``source`` says so)."""
+        self.source = "out_of_fold"
+        oof = getattr(model, "oof_raw_", None)
+        if oof is None:
+            return
+        start = 0
+        for c in cutoffs:
+            xc, yc, gc = data(c)
+            part = oof[start:start + len(yc)]
+            start += len(yc)
+            held = np.isfinite(part)
+            if held.sum() and len(np.unique(yc[held])) == 2:
+                self.add(c, xc, yc, xc[held].reset_index(drop=True), yc[held], gc[held],
+                         part[held])
+
     def _pooled(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         y = np.concatenate([p.y for p in self.parts])
         scores = {"model": np.concatenate([p.model for p in self.parts])}
