@@ -314,7 +314,8 @@ def fit_propensity(cf: CutoffFeatures, config: Config) -> tuple[PropensityClassi
     comp = Comparison(f"accounts that buy a family they did not buy in the last "
                       f"{s.horizon_months} months, or grow revenue by more than "
                       f"{s.growth_threshold:.0%}", tuple(s.baseline_columns), sub,
-                      segments=PTB_SEGMENTS)
+                      segments=PTB_SEGMENTS if s.guard_buys_again else
+                      {**PTB_SEGMENTS, "customers": ("expansion",)})
     return _fit_and_backtest(est, data, cf.plan(), "propensity", comp, config.run.seed)
 
 
