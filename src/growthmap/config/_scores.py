@@ -90,6 +90,12 @@ class ScoresConfig(Section):
         "or lead score). Each is evaluated as a baseline beside the recency / frequency / "
         "monetary rank in the same backtest, is a feature of the models, and is published "
         "instead of the model when it ranks better.")
+    guard_buys_again: bool = Field(
+        True, description="Customers' published PtB must rank 'buys again' (any purchase in "
+        "the next H months) at least as well as the best baseline, besides expansion (a new "
+        "family or growth), on which it is always judged. Where the two disagree this "
+        "protects the plain 'will they buy again' ranking a recency / frequency / monetary "
+        "rank gives, at some cost to expansion; false judges customers on expansion alone.")
     per_family: bool = Field(
         True, description="Also fit one pooled model of the propensity to buy (new or more) in "
         "each product family, output as propensity_family.")

@@ -121,11 +121,15 @@ def render_report(ws: Any, config: Config | None = None, *, snapshot: int | str 
     currency = (info.get("config_json") or {}).get("run", {}).get("currency", "")
     head = views.headline(da)
     top = rc.top_accounts
+    evaluations = info.get("evaluations") or {}
+    # a score that is not informative is not shown as a figure (the methodology says why)
+    cols = [c for c in ACCOUNT_COLUMNS if c[0] != "ptb"
+            or not (evaluations.get("propensity") or {}).get("not_informative")]
     tables = [
-        ("Largest accounts by current value", _table(_top(da, "value", top), ACCOUNT_COLUMNS)),
-        ("Largest whitespace", _table(_top(da, "whitespace", top), ACCOUNT_COLUMNS)),
+        ("Largest accounts by current value", _table(_top(da, "value", top), cols)),
+        ("Largest whitespace", _table(_top(da, "whitespace", top), cols)),
         ("Prospects that look most like our best customers",
-         _table(_top(da, "icp_fit", top, status="prospect"), ACCOUNT_COLUMNS)),
+         _table(_top(da, "icp_fit", top, status="prospect"), cols)),
         ("Territories", _table(views.territories(da), ROLLUP_COLUMNS)),
         ("Reps", _table(views.reps(da), ROLLUP_COLUMNS)),
     ]

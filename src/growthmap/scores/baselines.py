@@ -93,27 +93,30 @@ def bootstrap_auc(y: np.ndarray, scores: Mapping[str, np.ndarray], *,
 
     The same weights serve every score (paired).  Each weighted AUC is computed in one
     pass over the rows sorted by score, ties counting half, so the cost is a sort per
-    score and a few array sums per replicate.
+    score and a few array sums per replicate; replicates are drawn 50 at a time, so the
+    weights of a large backtest never sit in memory all at once.
     """
     y = np.asarray(y, dtype=float)
     rng = np.random.default_rng(seed)
-    w = rng.poisson(1.0, size=(replicates, len(y))).astype(np.float64)
-    out = {}
+    prepared = {}
     for name, s in scores.items():
         s = np.asarray(s, dtype=float)
         order = np.argsort(s, kind="mergesort")
         ss = s[order]
-        first = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
-        wp = w[:, order] * y[order]
-        wn = w[:, order] * (1.0 - y[order])
-        gp = np.add.reduceat(wp, first, axis=1)
-        gn = np.add.reduceat(wn, first, axis=1)
-        below = np.cumsum(gn, axis=1) - gn
-        num = (gp * (below + 0.5 * gn)).sum(axis=1)
-        den = gp.sum(axis=1) * gn.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[name] = np.where(den > 0, num / den, np.nan)
-    return out
+        prepared[name] = (order, np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]]))
+    out: dict[str, list[np.ndarray]] = {name: [] for name in scores}
+    for start in range(0, replicates, 50):
+        w = rng.poisson(1.0, size=(min(50, replicates - start), len(y))).astype(np.float64)
+        for name, (order, first) in prepared.items():
+            wo, yo = w[:, order], y[order]
+            gp = np.add.reduceat(wo * yo, first, axis=1)
+            gn = np.add.reduceat(wo * (1.0 - yo), first, axis=1)
+            below = np.cumsum(gn, axis=1) - gn
+            num = (gp * (below + 0.5 * gn)).sum(axis=1)
+            den = gp.sum(axis=1) * gn.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[name].append(np.where(den > 0, num / den, np.nan))
+    return {name: np.concatenate(v) for name, v in out.items()}
 
 
 def _ci(v: np.ndarray) -> tuple[float | None, float | None]:

@@ -293,8 +293,10 @@ def describe_evaluation(model: str, ev: dict[str, Any], truth: dict[str, Any] | 
         out.append(quality.not_informative_sentence(what, ev["not_informative"]))
     folds = [f["cutoff"] for f in (ev.get("backtest") or {}).get("folds", []) if "roc_auc" in f]
     if not folds:
-        out.append("No backtest was possible: the history is too short for a cut-off "
-                   "with a known outcome and earlier training data.")
+        why = (ev.get("backtest") or {}).get("skipped") or (
+            "the history is too short for a cut-off with a known outcome and earlier "
+            "training data")
+        out.append(f"No backtest out of time was possible: {why}.")
     out.extend(comparison_sentences(what, ev))
     fwd = (truth or {}).get("forward")
     if fwd:

@@ -272,6 +272,12 @@ def _fit_and_backtest(est: Any, data: Callable[[dt.date], Data], plan: CutoffPla
                            "scores.growth_threshold / decline_threshold")
     backtest = rolling_backtest(est, data, plan,
                                 on_fold=comparison.add if comparison is not None else None)
+    if not plan.folds:
+        backtest["skipped"] = (
+            f"too little history: a test cut-off needs training cut-offs a horizon earlier, "
+            f"each with enough history before it, and the earliest usable cut-off is "
+            f"{plan.final[0].isoformat()}; {label} is compared with its baselines out of "
+            "fold on its training cut-offs instead")
     model = est.fit(x, y, groups=g)
     evaluation: dict[str, Any] = {
         "backtest": backtest,
@@ -280,30 +286,11 @@ def _fit_and_backtest(est: Any, data: Callable[[dt.date], Data], plan: CutoffPla
     }
     if comparison is not None:
         if not comparison.parts:
-            _out_of_fold(comparison, data, plan.final, model, x, y)
+            comparison.add_out_of_fold(data, plan.final, model)
         published = comparison.choose()
         evaluation["comparison"] = comparison.result(published, seed)
         evaluation["published"] = published.to_json()
     return model, evaluation
-
-
-def _out_of_fold(comparison: Comparison, data: Callable[[dt.date], Data],
-                 cutoffs: list[dt.date], model: Any, x: pd.DataFrame, y: np.ndarray) -> None:
-    """Without a backtest fold, compare on the final model's out-of-fold training scores
-    (cross-fitted by account, not out of time; the evaluation says so)."""
-    comparison.source = "out_of_fold"
-    oof = getattr(model, "oof_raw_", None)
-    if oof is None or len(oof) != len(y):
-        return
-    start = 0
-    for c in cutoffs:
-        xc, yc, gc = data(c)
-        part = oof[start:start + len(yc)]
-        start += len(yc)
-        held = np.isfinite(part)
-        if held.sum() and len(np.unique(yc[held])) == 2:
-            comparison.add(c, x, y, xc[held].reset_index(drop=True), yc[held], gc[held],
-                           part[held])
 
 
 def _sample_note(cf: CutoffFeatures, accounts: int) -> dict[str, Any]:
@@ -327,7 +314,8 @@ def fit_propensity(cf: CutoffFeatures, config: Config) -> tuple[PropensityClassi
     comp = Comparison(f"accounts that buy a family they did not buy in the last "
                       f"{s.horizon_months} months, or grow revenue by more than "
                       f"{s.growth_threshold:.0%}", tuple(s.baseline_columns), sub,
-                      segments=PTB_SEGMENTS)
+                      segments=PTB_SEGMENTS if s.guard_buys_again else
+                      {**PTB_SEGMENTS, "customers": ("expansion",)})
     return _fit_and_backtest(est, data, cf.plan(), "propensity", comp, config.run.seed)
 
 
@@ -568,6 +556,8 @@ def stage(ctx: RunContext) -> None:
             ctx.put(name, table)
         for name, what in (("propensity", "Propensity to buy"), ("risk", "Risk")):
             ev = ctx.evaluations.get(name) or {}
+            if (ev.get("backtest") or {}).get("skipped"):
+                ctx.note(f"{what}: no backtest out of time, {ev['backtest']['skipped']}")
             if (ev.get("published") or {}).get("score", "model") != "model":
                 ctx.note(ev["published"]["sentence"])
             if ev.get("not_informative"):
