@@ -260,3 +260,18 @@ def test_plan_csv_output_is_neutralised(tmp_path) -> None:
     write_plan(df, out)
     text = out.read_text(encoding="utf-8")
     assert "'=HYPERLINK" in text and "-5.0" in text
+
+
+def test_a_workbook_with_the_data_on_another_sheet_says_so(ws, tmp_path) -> None:
+    path, file = ws.path, tmp_path / "cover.xlsx"
+    ws.close()
+    book = openpyxl.Workbook()
+    book.active.title = "Cover"
+    book.active.append(["Report", "2025"])
+    data = book.create_sheet("Accounts")
+    data.append(["account_id", "name"])
+    data.append(["A7", "Seven"])
+    book.save(file)
+    res = CliRunner().invoke(app, ["-w", str(path), "load", "accounts", str(file)])
+    assert res.exit_code == 3
+    assert "'Accounts'" in " ".join(res.output.split()), res.output

@@ -24,7 +24,7 @@ from pathlib import Path
 from growthmap.errors import InputError
 
 __all__ = ["MAX_COLUMNS", "MAX_LINE_BYTES", "check_width", "csv_error", "duplicate_notes",
-           "has_formulas", "is_header_repeat", "sniff_utf16", "split_encodings",
+           "has_formulas", "is_header_repeat", "other_sheets", "sniff_utf16", "split_encodings",
            "transcode_lines", "uncached_formulas"]
 
 #: The most columns a file may have (a wider one is not an export of a table).
@@ -144,6 +144,24 @@ def uncached_formulas(path: Path, sheet_name: str, header_row: int) -> list[str]
     finally:
         book.close()
         values.close()
+
+
+def other_sheets(path: Path, sheet: str | None = None) -> str | None:
+    """For an Excel file: a sentence naming the sheets besides the one read, else None."""
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return None
+    import openpyxl
+
+    try:
+        names = openpyxl.load_workbook(path, read_only=True).sheetnames
+    except Exception:  # unreadable: the reader says why
+        return None
+    read = sheet or (names[0] if names else None)
+    rest = [n for n in names if n != read]
+    if not rest:
+        return None
+    return (f"sheet {read!r} was read; the data may be on " + ", ".join(map(repr, rest[:6]))
+            + " (name it with sheet = ... in the mapping's source section)")
 
 
 def has_formulas(path: Path) -> bool:
