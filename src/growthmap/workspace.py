@@ -4,7 +4,8 @@ Layout inside the file (``SCHEMA_VERSION`` guards it):
 
 * ``main.<table>`` — the loaded input tables, named as in :mod:`growthmap.contract.inputs`;
 * ``gm.*`` — growthmap's own tables: ``meta``, ``loads``, ``quarantine``,
-  ``data_quality``, ``snapshots``, ``users``, ``feedback``;
+  ``data_quality``, ``snapshots``, ``users``, ``feedback``, ``revoked_sessions`` (the
+  dashboard's signed-out sessions, made by the first `serve`);
 * ``snap_<n>.*`` — the outputs of run ``n``, written once and never changed;
 * ``truth.*`` — only in demo workspaces: the demo world's true wallets and the
   following year's purchases, kept apart so no model can read them by accident.

@@ -85,11 +85,14 @@ def auto_mapping(ws_path: Path, table: str, file: Path) -> Mapping:
     console.print(t)
     again = f"growthmap -w {ws_path} load {table} {file} --mapping {saved}"
     if suggestion.missing_required:
+        from growthmap.load._hazards import other_sheets
+
+        sheets = other_sheets(file)
         raise InputError(
             f"{file}: which header holds {', '.join(suggestion.missing_required)} "
             f"(required in {table})? None looked like it; the file has: "
             f"{', '.join(suggestion.headers)}",
-            hint=f"name it in {saved} and run: {again}")
+            hint=(f"{sheets}; or " if sheets else "") + f"name it in {saved} and run: {again}")
     if suggestion.ambiguous:
         questions = "; ".join(
             f"which header holds {col}: " + " or ".join(f"{h!r} ({c:.2f})" for h, c in cands)

@@ -96,7 +96,13 @@ def load_table(
     with open_source(con, path, m.source) as source:
         try:
             m = add_computed(con, source, m)
-            plan = resolve(contract, source, m)
+            try:
+                plan = resolve(contract, source, m)
+            except InputError as exc:  # the data may be on another sheet: say which
+                sheets = [n for n in source.notes if "the workbook also has" in n]
+                if sheets:
+                    exc.hint = f"{exc.hint}; {sheets[0]}" if exc.hint else sheets[0]
+                raise
             check_constants(con, plan, m)
             notes = list(source.notes) + plan.notes
             refs = _references(ws, plan, notes)

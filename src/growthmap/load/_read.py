@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import datetime as dt
 import gzip
 import shutil
@@ -27,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from growthmap.errors import ConfigError, InputError
+from growthmap.load import _hazards as hz
 from growthmap.load._mapping import SourceOptions
 
 __all__ = ["ROW", "Source", "detect_format", "open_source", "quote_ident", "quote_literal"]
@@ -161,11 +163,15 @@ def _encoding(path: Path, options: SourceOptions) -> tuple[str, str | None]:
         sample = fh.read(_SAMPLE_BYTES)
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", None
+    if utf16 := hz.sniff_utf16(sample):  # before UTF-8: its zero bytes are valid UTF-8
+        return utf16, f"the file is UTF-16 without a byte-order mark; read as {utf16}"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
         return "utf-8", None
     except UnicodeDecodeError:
         pass
+    if hz.split_encodings(sample):
+        return "utf-8-mixed", None
     try:
         sample.decode("cp1252")
         guess = "cp1252"
@@ -211,6 +217,14 @@ def _csv_sql(path: Path, options: SourceOptions, delim: str | None) -> str:
     return f"SELECT * FROM read_csv({', '.join(args)})"
 
 
+def _header_line(path: Path, options: SourceOptions) -> str:
+    """The header line (at most a little over the longest line allowed)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+        lines = [fh.readline(hz.MAX_LINE_BYTES + 1) for _ in range(options.header_row)]
+    return lines[-1].rstrip("\r\n") if lines else ""
+
+
 def _header_delimiter(path: Path, options: SourceOptions) -> str | None:
     """The likeliest delimiter of the header line, for when DuckDB's sniffer gives up."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
@@ -226,10 +240,20 @@ def _read_csv(
     con: duckdb.DuckDBPyConnection, path: Path, fmt: str, options: SourceOptions, tmpdir: Path
 ) -> Source:
     encoding, note = _encoding(path, options)
-    read_path = path if encoding in ("utf-8", "utf-8-sig") else _transcode(path, encoding, tmpdir)
+    if encoding == "utf-8-mixed":  # each line in its own encoding, not all garbled
+        read_path = tmpdir / (path.stem + ".utf8.csv")
+        lines = hz.transcode_lines(path, read_path)
+        note = (f"{len(lines):,} line(s) of this UTF-8 file are not UTF-8 (line "
+                f"{', '.join(map(str, lines[:5]))}{' ...' if len(lines) > 5 else ''}); they "
+                "were read as cp1252, every other line as UTF-8")
+    else:
+        read_path = path if encoding in ("utf-8", "utf-8-sig") else _transcode(
+            path, encoding, tmpdir)
     delim = options.delimiter
     if delim == "\\t":
         delim = "\t"
+    header = _header_line(read_path, options)
+    hz.check_width(path, header, delim)
     try:
         con.execute(f"CREATE TEMP TABLE {_RAW} AS {_csv_sql(read_path, options, delim)}")
         ncols = len(con.execute(f"DESCRIBE {_RAW}").fetchall())
@@ -237,7 +261,7 @@ def _read_csv(
             _drop(con)
             con.execute(f"CREATE TEMP TABLE {_RAW} AS {_csv_sql(read_path, options, guess)}")
     except duckdb.Error as exc:
-        raise _unreadable(path, "CSV", exc) from None
+        raise (hz.csv_error(path, exc) or _unreadable(path, "CSV", exc)) from None
     header_line = options.header_row
     con.execute(
         f"CREATE TEMP TABLE {_REJECTS} AS SELECT line - {header_line} AS row_number, "
@@ -263,6 +287,11 @@ def _read_csv(
     source = Source(path, "csv", _SRC, [], rejects=_REJECTS if n_rejected else None)
     if note:
         source.notes.append(note)
+    names = [r[0] for r in con.execute(f"DESCRIBE {_RAW}").fetchall()]
+    sep = delim or _header_delimiter(read_path, options) or ","
+    raw = next(csv.reader([header], delimiter=sep), [])
+    if len(raw) == len(names):
+        source.notes += hz.duplicate_notes(raw, names)
     return source
 
 
@@ -340,18 +369,33 @@ def _read_xlsx(
                 hint=f"set [source].sheet to one of: {', '.join(book.sheetnames)}",
             )
         sheet = book[options.sheet] if options.sheet else book.worksheets[0]
+        notes = []
+        if not options.sheet and len(book.sheetnames) > 1:
+            notes.append(f"read sheet {sheet.title!r}; the workbook also has "
+                         + ", ".join(repr(n) for n in book.sheetnames[1:6])
+                         + " (name another with sheet = ... in the mapping's source section)")
+        if hz.has_formulas(path) and (cells := hz.uncached_formulas(
+                path, sheet.title, options.header_row)):
+            raise InputError(
+                f"sheet {sheet.title!r} of {path} has formulas without a saved value "
+                f"(cells {', '.join(cells)}{' ...' if len(cells) >= 5 else ''}); they would "
+                "load as empty cells",
+                hint="open the workbook in a spreadsheet and save it (that stores every "
+                "formula's value), or export the sheet as CSV")
         rows = sheet.iter_rows(min_row=options.header_row, values_only=True)
         header_cells = next(rows, None)
         if header_cells is None:
             raise InputError(f"sheet {sheet.title!r} of {path} is empty",
                              hint="point [source].sheet / header_row at the data")
         headers: list[str] = []
-        for i, cell in enumerate(header_cells, start=1):
-            name = _cell_text(cell) or f"column{i}"
+        raw = [_cell_text(cell) or f"column{i}" for i, cell in enumerate(header_cells, start=1)]
+        for name in raw:
             base, n = name, 2
             while name.lower() in {h.lower() for h in headers}:
                 name, n = f"{base}_{n}", n + 1
             headers.append(name)
+        notes += hz.duplicate_notes(raw, headers)
+        repeats: list[int] = []
         width = len(headers)
         data: list[list[str | None]] = [[] for _ in range(width)]
         numbers: list[int] = []
@@ -359,6 +403,9 @@ def _read_xlsx(
             texts = [_cell_text(c) for c in cells[:width]]
             if not any(t is not None and t.strip() for t in texts):
                 continue  # blank spreadsheet rows are layout, not records
+            if hz.is_header_repeat(texts, raw):
+                repeats.append(number + options.header_row)
+                continue  # a second header row, or the header repeated on each page
             texts += [None] * (width - len(texts))
             for col, text in zip(data, texts, strict=True):
                 col.append(text)
@@ -374,4 +421,7 @@ def _read_xlsx(
     con.execute(f"CREATE TEMP TABLE {_RAW} AS SELECT {select} FROM __gm_arrow")
     con.unregister("__gm_arrow")
     con.execute(f"CREATE TEMP VIEW {_SRC} AS SELECT * FROM {_RAW}")
-    return Source(path, "xlsx", _SRC, [])
+    if repeats:
+        notes.append(f"sheet row(s) {', '.join(map(str, repeats[:5]))} repeat the header and "
+                     "were skipped (not records)")
+    return Source(path, "xlsx", _SRC, [], notes=notes)
