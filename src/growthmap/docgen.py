@@ -82,7 +82,7 @@ def _commands(group, prefix: list[str]):
     if not prefix:  # the root loads its commands lazily: build them all
         from growthmap.cli import load_commands
 
-        load_commands()
+        group.commands.update(load_commands())
 
     ctx = typer.Context(group, info_name=" ".join(prefix))
     for name in group.list_commands(ctx):
@@ -99,9 +99,8 @@ def render_cli() -> str:
     import typer
     from typer.testing import CliRunner
 
-    from growthmap.cli import app, load_commands
+    from growthmap.cli import app
 
-    load_commands()
     os.environ.setdefault("COLUMNS", "100")
     runner = CliRunner()
     root = typer.main.get_command(app)

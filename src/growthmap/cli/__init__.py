@@ -65,24 +65,32 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
 #: Modules under growthmap.cli that add commands.
 COMMAND_MODULES = list(dict.fromkeys(m for mods, _ in COMMANDS.values() for m in mods))
 
-#: Click commands built so far, by name (a module registers its commands once).
-_LOADED: dict[str, click.Command] = {}
-_DONE: set[tuple[str, ...]] = set()
+#: The command modules registered so far, by module tuple: a module registers its
+#: commands once per process (some add to shared sub-apps such as ``evaluate``).
+_REGISTERED: dict[tuple[str, ...], typer.Typer] = {}
 
 
-def load_commands(*names: str) -> dict[str, click.Command]:
-    """Import the modules behind ``names`` (all commands when none) and build them."""
-    for name in names or tuple(COMMANDS):
-        modules = COMMANDS[name][0] if name in COMMANDS else ()
-        if not modules or modules in _DONE:
-            continue
+def _registered(modules: tuple[str, ...]) -> typer.Typer:
+    if modules not in _REGISTERED:
         sub = typer.Typer(rich_markup_mode="rich", pretty_exceptions_enable=False)
         for mod in modules:
             importlib.import_module(f"growthmap.cli.{mod}").register(sub)
-        group = typer.main.get_group(sub)
-        _LOADED.update(group.commands)
-        _DONE.add(modules)
-    return _LOADED
+        _REGISTERED[modules] = sub
+    return _REGISTERED[modules]
+
+
+def load_commands(*names: str) -> dict[str, click.Command]:
+    """Import the modules behind ``names`` (all commands when none) and build them.
+
+    The click commands are built afresh for each caller: click caches a command's help
+    option from the first context it sees, so sharing them between two root groups
+    (the app and a test's copy) would carry one group's ``-h`` into the other.
+    """
+    out: dict[str, click.Command] = {}
+    for modules in dict.fromkeys(COMMANDS[n][0] for n in names or tuple(COMMANDS)
+                                 if n in COMMANDS):
+        out.update(typer.main.get_group(_registered(modules)).commands)
+    return out
 
 
 class _Stub(click.Command):
@@ -96,15 +104,15 @@ class _Group(TyperGroup):
         return list(COMMANDS)  # table order, not alphabetical
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in _LOADED:
-            return _LOADED[cmd_name]
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
         if cmd_name in COMMANDS:  # the help listing: resolve_command loads the real one
             return _Stub(cmd_name, help=COMMANDS[cmd_name][1])
         return None
 
     def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[override]
-        if args and args[0] in COMMANDS:
-            load_commands(args[0])
+        if args and args[0] in COMMANDS and args[0] not in self.commands:
+            self.commands.update(load_commands(args[0]))
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: typer.Context):  # type: ignore[override]

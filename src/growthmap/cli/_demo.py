@@ -68,6 +68,7 @@ def register(app: typer.Typer) -> None:
             ws = demo_world.build_demo_workspace(path, n_accounts=accounts, seed=seed,
                                                  progress=step, regime=reg)
         with ws, progress("running the pipeline") as step:
+            step("loading the models and the pipeline")
             from growthmap.runner.pipeline import stages
 
             step.plan([st.name for st in stages()])
