@@ -187,8 +187,8 @@ def quotas_cmd(
                              period_months=cfg.quota_period_months)
     cols = ["key", "history", "whitespace", "quota", "uplift_pct", "explanation"]
     if per_family:
-        cols = ["family", "lifecycle_stage", "key", "history", "whitespace", "history_part",
-                "potential_part", "quota", "uplift_pct"]
+        cols = ["key", "family", "lifecycle_stage", "history", "whitespace", "quota",
+                "cap", "uplift_pct"]
     show(df, f"Quotas by {by} — total {df.quota_cents.sum() / 100:,.2f}", cols, limit=60)
     if save:
         console.print(f"saved as quota set {qs}")
