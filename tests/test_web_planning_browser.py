@@ -72,3 +72,24 @@ def test_a_rep_has_no_alignment(server: dict[str, Any], browser: Any) -> None:  
     assert page.locator("nav >> text=Alignment").count() == 0
     assert page.goto(server["url"] + "/plan/alignment").status == 404
     page.close()
+
+
+def test_invalid_feedback_keeps_what_the_rep_typed(server: dict[str, Any],  # noqa: F811
+                                                   browser: Any) -> None:  # noqa: F811
+    page = browser.new_page()
+    _sign_in(page, server["url"], "rep_a")
+    page.goto(server["url"] + "/accounts?sort=whitespace")
+    page.locator("#accounts tbody tr td a").first.click()
+    page.wait_for_selector("form.feedback")
+    before = page.locator("#feedback + div table tbody tr").count()
+    page.select_option("select[name=verdict]", "too_high")  # yet a figure far above it
+    page.fill("input[name=figure]", "9999999999")
+    page.fill("input[name=reason]", "the parent company buys centrally")
+    with page.expect_navigation():
+        page.click("form.feedback button[type=submit]")
+    assert "is not below the estimate" in page.locator("#feedback-error").inner_text()
+    assert page.input_value("input[name=figure]") == "9999999999"
+    assert page.input_value("input[name=reason]") == "the parent company buys centrally"
+    assert page.locator("select[name=verdict]").input_value() == "too_high"
+    assert page.locator("#feedback + div table tbody tr").count() == before  # nothing stored
+    page.close()
