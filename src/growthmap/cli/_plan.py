@@ -267,7 +267,7 @@ def allocate_cmd(
                                                          max_change=change, role=role)}
     frames = []
     for name, res in results.items():
-        show(res.regions, f"{name}: allocation of {res.total_heads} heads — {res.method}",
+        show(res.regions, f"Allocation of {res.total_heads} heads ({name}) — {res.method}",
              ["key", "heads_today", "heads", "change", "revenue_today", "revenue",
               "marginal_today", "marginal_next", "current", "potential"])
         console.print(f"{name}: expected revenue {res.expected_revenue:,.0f} EUR")
