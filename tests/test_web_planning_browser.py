@@ -117,6 +117,8 @@ def test_plan_page_review_quotas_capacity(server: dict[str, Any], browser: Any, 
              + page.locator("#capacity thead").inner_text())
     assert "EUR" in heads and "hours a year" in heads
     assert page.locator("#capacity tbody tr").count() >= 1
+    cards = page.locator("#scorecards tbody tr td:first-child").all_inner_texts()
+    assert cards and set(cards) <= set(reps)  # scorecards of the visible reps only
     assert page.locator("#capacity tbody td.muted").count() == 0  # real rows, not "none"
     keys = page.locator("#capacity tbody tr td:first-child").all_inner_texts()
     assert all(" / " in k for k in keys)

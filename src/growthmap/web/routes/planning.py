@@ -158,12 +158,30 @@ def plan_page(request: Request, da: Access, rep: Rep = None) -> Response:
             "WHERE owner_rep_id IS NOT NULL ORDER BY 1").fetchall()]
         chosen = rep if rep in visible else (visible[0] if visible else None)
         review = []
+        ws = Workspace(state.path, cur)
         if chosen:
-            src = PlanSource.from_workspace(Workspace(state.path, cur), da.snapshot_id)
+            src = PlanSource.from_workspace(ws, da.snapshot_id)
             review = records(review_list(src, chosen))
+        cards, card_note = _scorecards(ws, state.config.plan, da.snapshot_id, visible)
     quotas = views.quota_rows(da)
     quota_rows = [] if quotas is None else records(
         quotas[quotas.key == chosen] if chosen and (quotas.key == chosen).any() else quotas)
     ctx = page_context(request, da, "planning", rep=chosen or "", rep_ids=visible,
-                       review=review, quotas=quota_rows, capacity=_capacity_gap(da))
+                       review=review, quotas=quota_rows, capacity=_capacity_gap(da),
+                       scorecards=cards, scorecard_note=card_note)
     return state.templates.TemplateResponse(request, "plan.html", ctx)
+
+
+def _scorecards(ws: Any, config: Any, snapshot_id: int, reps: list[str]
+                ) -> tuple[list[dict[str, Any]], str | None]:
+    """Each visible rep's scorecard (previous snapshot to this one), or why there is none."""
+    from growthmap.errors import GrowthmapError
+    from growthmap.plan import scorecard
+
+    try:
+        card = scorecard(ws, config, by="rep", snapshot=snapshot_id)
+    except GrowthmapError as exc:
+        return [], exc.message
+    table = card.table[card.table.key.isin(reps)]
+    note = f"snapshot {card.previous} ({card.previous_as_of}) → {card.snapshot} ({card.as_of})"
+    return records(table), note
