@@ -137,3 +137,17 @@ def test_map_before_and_after_is_offline_and_renders(src):
     assert "Polygon" in str(shapes)  # country outlines are inlined
     assert "North today" in text and "South proposed" in text
     assert to_png(alignment_map(out.reassignment, out.reps), scale=1)[:4] == b"\x89PNG"
+
+
+def test_report_carries_the_alignment_and_its_map(ws, src):
+    from growthmap.report.html import render_report
+
+    out = align_accounts(src, PlanConfig(align_tolerance=0.2), time_limit=30)
+    html = render_report(ws, alignment=out)
+    section = html[html.index('<section id="alignment">'):]
+    section = section[:section.index("</section>")]
+    assert f"{out.summary['moved']:,} of {out.summary['accounts']:,} accounts change rep" \
+        in section
+    assert "<svg" in section and "travel before (km)" in section
+    assert section.count("<tr>") == len(out.reps) + 1
+    assert 'id="alignment"' not in render_report(ws)  # only when asked for

@@ -9,7 +9,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from growthmap.config._plan import PlanConfig
-from growthmap.errors import ConfigError, InfeasibleError, NotFittedError
+from growthmap.errors import ConfigError, InfeasibleError, NotFittedError, NotFoundError
 from growthmap.plan import (
     PlanSource,
     SaturatingCurve,
@@ -18,6 +18,7 @@ from growthmap.plan import (
     fit_curves,
     region_allocation,
 )
+from growthmap.plan.allocation import role_allocations
 from tests.test_rollups import plan_workspace
 
 
@@ -137,4 +138,30 @@ def test_region_allocation_on_a_workspace(tmp_path):
         region_allocation(src, PlanConfig(), heads=12)
     more = region_allocation(src, PlanConfig(), heads=12, max_change=None)
     assert more.total_heads == 12 and more.expected_revenue > today.expected_revenue
+    ws.close()
+
+
+def test_allocation_by_role_and_warning_on_cuts(tmp_path):
+    ws = plan_workspace(tmp_path)
+    src = PlanSource.from_workspace(ws)
+    frame = src.frame()
+    by_role = role_allocations(src, PlanConfig())
+    # each role's heads today are its selling reps; its curve fits its own accounts
+    assert {k: v.total_heads for k, v in by_role.items()} == {
+        "field": 2, "inside": 2, "key_account_manager": 2}
+    field = by_role["field"].regions.set_index("key")
+    mine = frame[frame.coverage_role == "field"].groupby("region").current.sum()
+    for key in field.index[field.heads_today > 0]:
+        assert field.loc[key, "revenue_today"] == pytest.approx(mine[key], rel=1e-9)
+    # one field head for two regions cuts one of them by 100%: a note with the revenue
+    # at stake
+    src.notes.clear()
+    one = region_allocation(src, PlanConfig(), role="field", heads=1, max_change=None)
+    cut = one.regions[one.regions.heads < one.regions.heads_today]
+    assert len(cut) == 1
+    for r in cut.itertuples():
+        assert any(f"cuts {r.key} from {int(r.heads_today)} to {int(r.heads)} field" in n
+                   and f"{r.revenue - r.revenue_today:+,.0f} at stake" in n for n in src.notes)
+    with pytest.raises(NotFoundError, match="no selling reps have the role"):
+        region_allocation(src, PlanConfig(), role="astronaut")
     ws.close()

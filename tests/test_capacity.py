@@ -80,6 +80,16 @@ def test_capacity_by_hand(tmp_path):
     # by region gives the same totals
     reg = capacity_plan(src, PlanConfig(), by="region").headcount.set_index(["level", "key"])
     assert reg.loc[("region", "A"), "hours_required"] == 22.0
+    # by role and territory: field in T1 = a1's 20h against R1's 1000h, in T2 a3's 24h
+    # against R3's 800h; the cells add up to the role, and the gaps are needed - in place
+    cells = hc.loc["role_territory"]
+    assert cells.loc["field / T1", "hours_required"] == 20.0
+    assert cells.loc["field / T1", "hours_available"] == 1000.0
+    assert cells.loc["field / T2", "hours_gap"] == 24.0 - 800.0
+    field = cells[cells.index.str.startswith("field / ")]
+    assert field.hours_required.sum() == hc.loc[("role", "field"), "hours_required"]
+    assert field.heads_today.sum() == hc.loc[("role", "field"), "heads_today"]
+    np.testing.assert_allclose(cells.cost_gap, cells.cost_needed - cells.cost_today)
     ws.close()
 
 

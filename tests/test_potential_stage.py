@@ -116,7 +116,7 @@ def test_outputs_have_the_agreed_columns(result):
     assert cols["potential_account"] == [
         "account_id", "current", "potential", "low", "high", "whitespace",
         "share_of_wallet", "value_band", "potential_band", "matrix_cell", "road",
-        "low_confidence"]
+        "low_confidence", "potential_model", "adjusted_by", "adjusted_at"]
     assert cols["whitespace_competitor"] == ["account_id", "family", "competitor", "held"]
     assert cols["matrix"] == ["value_band", "potential_band", "accounts", "customers",
                               "current", "potential", "whitespace"]

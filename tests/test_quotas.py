@@ -144,13 +144,17 @@ def test_plan_quotas_on_a_workspace(tmp_path):
     with pytest.raises(ConfigError, match="exactly one"):
         plan_quotas(src, cfg, target=1.0, growth=0.1)
 
-    # per family: families add up to the target, reps add up to each family
-    fq = family_quotas(src, cfg, target=1_000_000)
-    fam = fq.groupby("family").agg(q=("quota_cents", "sum"), fq=("family_quota", "first"))
-    assert int(fam.q.sum()) == 100_000_000
-    np.testing.assert_allclose(fam.q / 100, fam.fq)
+    # per family: each rep's families add up to the rep's total quota (its floors and
+    # caps applied), the whole to the target; families near their company split
+    fq = family_quotas(src, cfg, growth=0.08)
+    per_rep = fq.groupby("key").quota_cents.sum()
+    assert per_rep.to_dict() == q.set_index("key").quota_cents.to_dict()
+    fam = fq.groupby("family").agg(q=("quota", "sum"), fq=("family_quota", "first"),
+                                   t=("family_target", "first"))
+    np.testing.assert_allclose(fam.q, fam.fq)
+    assert (abs(fam.q / fam.t - 1) < 0.25).all()
     flat = family_quotas(src, cfg.model_copy(update={"quota_lifecycle_weights": {}}),
-                         target=1_000_000)
+                         growth=0.08)
     share = fq.groupby("family").quota.sum() / flat.groupby("family").quota.sum()
     assert share["Service"] > 1 > share["Parts"]  # growth weighted up, decline down
 

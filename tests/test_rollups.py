@@ -346,8 +346,10 @@ def test_cli_plan_commands(tmp_path):
     assert r.exit_code == 0 and "cost flat, revenue +8%" in r.output
     r = cli("allocate", "--heads", "8", "--max-change", "-1")
     assert r.exit_code == 0 and "Allocation of 8 heads" in r.output
-    r = cli("align", "--tolerance", "0.2", "--lock", "A000=R2", "-o", str(tmp_path / "m.csv"))
+    r = cli("align", "--tolerance", "0.2", "--lock", "A000=R2", "-o", str(tmp_path / "m.csv"),
+            "--map", str(tmp_path / "m.png"))
     assert r.exit_code == 0, r.output
+    assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"  # the before/after map
     moves = pd.read_csv(tmp_path / "m.csv")
     assert moves.set_index("account_id").loc["A000", "to_rep"] == "R2"
     # user mistakes are one message and the exit code, never a traceback

@@ -72,3 +72,56 @@ def test_a_rep_has_no_alignment(server: dict[str, Any], browser: Any) -> None:  
     assert page.locator("nav >> text=Alignment").count() == 0
     assert page.goto(server["url"] + "/plan/alignment").status == 404
     page.close()
+
+
+def test_invalid_feedback_keeps_what_the_rep_typed(server: dict[str, Any],  # noqa: F811
+                                                   browser: Any) -> None:  # noqa: F811
+    page = browser.new_page()
+    _sign_in(page, server["url"], "rep_a")
+    page.goto(server["url"] + "/accounts?sort=whitespace")
+    page.locator("#accounts tbody tr td a").first.click()
+    page.wait_for_selector("form.feedback")
+    before = page.locator("#feedback + div table tbody tr").count()
+    page.select_option("select[name=verdict]", "too_high")  # yet a figure far above it
+    page.fill("input[name=figure]", "9999999999")
+    page.fill("input[name=reason]", "the parent company buys centrally")
+    with page.expect_navigation():
+        page.click("form.feedback button[type=submit]")
+    assert "is not below the estimate" in page.locator("#feedback-error").inner_text()
+    assert page.input_value("input[name=figure]") == "9999999999"
+    assert page.input_value("input[name=reason]") == "the parent company buys centrally"
+    assert page.locator("select[name=verdict]").input_value() == "too_high"
+    assert page.locator("#feedback + div table tbody tr").count() == before  # nothing stored
+    page.close()
+
+
+@pytest.mark.parametrize("user", ["ops", "manager"])
+def test_plan_page_review_quotas_capacity(server: dict[str, Any], browser: Any,  # noqa: F811
+                                          shots: Path, user: str) -> None:  # noqa: F811
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    outside = _watch(page, server["url"])
+    _sign_in(page, server["url"], user)
+    page.click("nav >> text=Plan")
+    page.wait_for_selector("#review tbody tr")
+    reps = [o.get_attribute("value") for o in page.locator("select[name=rep] option").all()]
+    assert reps
+    if user == "manager":  # only the manager's own team
+        assert server["rep_b"] not in reps
+    # filter by another rep: the review list is that rep's
+    other = reps[-1]
+    page.select_option("select[name=rep]", other)
+    with page.expect_navigation():
+        page.click("form.filters button[type=submit]")
+    assert other in page.locator("h2").first.inner_text()
+    heads = (page.locator("#review thead").inner_text()
+             + page.locator("#capacity thead").inner_text())
+    assert "EUR" in heads and "hours a year" in heads
+    assert page.locator("#capacity tbody tr").count() >= 1
+    cards = page.locator("#scorecards tbody tr td:first-child").all_inner_texts()
+    assert cards and set(cards) <= set(reps)  # scorecards of the visible reps only
+    assert page.locator("#capacity tbody td.muted").count() == 0  # real rows, not "none"
+    keys = page.locator("#capacity tbody tr td:first-child").all_inner_texts()
+    assert all(" / " in k for k in keys)
+    page.screenshot(path=str(shots / f"plan-{user}.png"), full_page=True)
+    assert outside == []
+    page.close()

@@ -187,8 +187,8 @@ def quotas_cmd(
                              period_months=cfg.quota_period_months)
     cols = ["key", "history", "whitespace", "quota", "uplift_pct", "explanation"]
     if per_family:
-        cols = ["family", "lifecycle_stage", "key", "history", "whitespace", "history_part",
-                "potential_part", "quota", "uplift_pct"]
+        cols = ["key", "family", "lifecycle_stage", "history", "whitespace", "quota",
+                "cap", "uplift_pct"]
     show(df, f"Quotas by {by} — total {df.quota_cents.sum() / 100:,.2f}", cols, limit=60)
     if save:
         console.print(f"saved as quota set {qs}")
@@ -211,15 +211,22 @@ def capacity_cmd(
 
     Example: [bold]growthmap plan capacity --scenario "cost flat, revenue +8%"[/]
     """
-    from growthmap.plan import compare_scenarios, scenario_table
+    from growthmap.plan import capacity_plan, compare_scenarios, scenario_table
 
     cfg = get_config(ctx).plan
     with open_workspace(ctx, read_only=True) as ws:
         src = _source(ws, snapshot)
         long = compare_scenarios(src, cfg, scenario or None, by)
+        heads = capacity_plan(src, cfg, by).headcount
     base = long[long.scenario == "baseline"]
     show(base, "Capacity today", ["key", "heads", "heads_needed", "heads_gap", "hours_required",
                                   "hours_available", "coverage", "cost"], limit=40)
+    roles = heads[heads.level.str.startswith("role")]
+    if not roles.empty:
+        show(roles, "Heads by role (and by role / group): needed vs in place; gap in hours "
+             "a year and loaded cost a year",
+             ["key", "accounts", "heads_today", "heads_needed", "heads_gap", "hours_gap",
+              "cost_gap"], limit=60)
     side = scenario_table(long, group)
     for c in side.columns[1:]:  # format each figure by its own row, not by column
         side[c] = [_cell(v, f) for v, f in zip(side[c], side.figure, strict=True)]
@@ -236,26 +243,36 @@ def allocate_cmd(
     max_change: Annotated[int | None, typer.Option(
         help="Most heads a region may gain or lose (default: plan.allocation_max_change; "
         "-1 for no limit).")] = None,
+    role: Annotated[str | None, typer.Option(
+        help="Allocate one role's heads (e.g. field). Without it and without --heads or "
+        "--budget, each role's heads today are reallocated separately.")] = None,
     snapshot: Snapshot = "latest",
     output: Output = None,
 ) -> None:
     """Heads per region for the most expected revenue, and each region's marginal head.
 
-    Example: [bold]growthmap plan allocate --heads 34 --max-change 3[/]
+    Example: [bold]growthmap plan allocate --role field --heads 22 --max-change 3[/]
     """
-    from growthmap.plan import region_allocation
+    from growthmap.plan.allocation import region_allocation, role_allocations
 
     cfg = get_config(ctx).plan
     change: int | str | None = "config" if max_change is None else (
         None if max_change < 0 else max_change)
     with open_workspace(ctx, read_only=True) as ws:
         src = _source(ws, snapshot)
-        res = region_allocation(src, cfg, heads=heads, budget=budget, max_change=change)
-    show(res.regions, f"Allocation of {res.total_heads} heads — {res.method}",
-         ["key", "heads_today", "heads", "change", "revenue_today", "revenue", "marginal_today",
-          "marginal_next", "current", "potential"])
-    console.print(f"expected revenue {res.expected_revenue:,.0f}")
-    _write(res.regions, output)
+        if role is None and heads is None and budget is None:
+            results = role_allocations(src, cfg, max_change=change)
+        else:
+            results = {role or "all": region_allocation(src, cfg, heads=heads, budget=budget,
+                                                         max_change=change, role=role)}
+    frames = []
+    for name, res in results.items():
+        show(res.regions, f"Allocation of {res.total_heads} heads ({name}) — {res.method}",
+             ["key", "heads_today", "heads", "change", "revenue_today", "revenue",
+              "marginal_today", "marginal_next", "current", "potential"])
+        console.print(f"{name}: expected revenue {res.expected_revenue:,.0f} EUR")
+        frames.append(res.regions.assign(role=name))
+    _write(pd.concat(frames, ignore_index=True), output)
     _notes(src.notes)
 
 

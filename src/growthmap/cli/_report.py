@@ -29,16 +29,25 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
             "report.html"),
         snapshot: Snapshot = "latest",
+        align_role: Annotated[str | None, typer.Option(
+            help="Add the alignment proposal of this role (e.g. field) with its map, as "
+            "`plan align` computes it.")] = None,
     ) -> None:
         """Write the self-contained HTML report (charts, findings, methodology; works offline).
 
-        Example: [bold]growthmap report --out report.html[/]
+        Example: [bold]growthmap report --out report.html --align-role field[/]
         """
         from growthmap.report.html import write_report
 
         config = get_config(ctx)
         with open_workspace(ctx, read_only=True) as ws, progress("rendering the report"):
-            path = write_report(ws, out, config, snapshot=snapshot)
+            alignment = None
+            if align_role:
+                from growthmap.plan import PlanSource, align_accounts
+
+                alignment = align_accounts(PlanSource.from_workspace(ws, snapshot),
+                                           config.plan, role=align_role)
+            path = write_report(ws, out, config, snapshot=snapshot, alignment=alignment)
         console.print(f"wrote {path}")
 
     @app.command()

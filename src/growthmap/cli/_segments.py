@@ -35,6 +35,9 @@ def print_card(card: AccountCard) -> None:
         ("current value", _num(card.current)),
         ("potential (low to high)", f"{_num(card.potential)} "
                                     f"({_range(card.potential_low, card.potential_high)})"),
+        *([("model's potential", f"{_num(card.potential_model)} (the figure above was "
+             f"adjusted by {card.potential_adjusted_by}, {card.potential_adjusted_at})")]
+          if card.potential_adjusted_by else []),
         ("whitespace (open / competitor)", f"{_num(card.whitespace)} ("
          f"{_num(card.whitespace_open)} / {_num(card.whitespace_competitor)})"),
         ("share of wallet", _num(card.share_of_wallet, ".0%")),

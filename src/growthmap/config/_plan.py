@@ -129,6 +129,10 @@ class PlanConfig(Section):
         0.95, gt=0, lt=1,
         description="Largest share of a region's potential taken as already captured when the "
         "response curve is fitted (keeps the curve's steepness finite).")
+    allocation_warn_cut: float = Field(
+        0.3, gt=0, le=1,
+        description="An allocation that cuts a region's heads by more than this share of "
+        "today's says so, with the expected revenue at stake.")
 
     # -- territory alignment -------------------------------------------------------------------
     align_balance: list[str] = Field(

@@ -27,6 +27,18 @@ def _increasing(v: list[float], what: str, example: str) -> list[float]:
 class PotentialConfig(Section):
     """Potential (wallet), whitespace, value x potential matrix, ROAD and markets."""
 
+    # -- reps' feedback --------------------------------------------------------------
+    feedback: Literal["off", "replace"] = Field(
+        "off",
+        description="What reps' verdicts on an account's total potential do: off (shown, not "
+        "used) or replace (the latest too_high / too_low figure becomes the published "
+        "potential, within feedback_max_ratio of the model's figure and never below current "
+        "value; the model's figure is kept beside it).")
+    feedback_max_ratio: float = Field(
+        5.0, ge=1, le=100,
+        description="A reviewed figure may be at most this many times the model's figure, "
+        "and at least the model's figure divided by it.")
+
     # -- estimators ----------------------------------------------------------------
     method: Literal["quantile_gbm", "peer"] = Field(
         "quantile_gbm",

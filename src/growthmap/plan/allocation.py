@@ -33,7 +33,13 @@ from sklearn.exceptions import NotFittedError as _SkNotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from growthmap.config._plan import PlanConfig
-from growthmap.errors import ConfigError, InfeasibleError, NotFittedError, WorkspaceError
+from growthmap.errors import (
+    ConfigError,
+    InfeasibleError,
+    NotFittedError,
+    NotFoundError,
+    WorkspaceError,
+)
 from growthmap.plan.capacity import rep_capacity
 from growthmap.plan.rollups import NONE_KEY, PlanSource
 
@@ -270,11 +276,15 @@ def allocate(curves: Sequence[ResponseCurve], keys: Sequence[str], *, heads: int
 
 def region_allocation(src: PlanSource, config: PlanConfig, *, heads: int | None = None,
                       budget: float | None = None, by: str = "region",
-                      max_change: int | str | None = "config") -> Allocation:
+                      max_change: int | str | None = "config",
+                      role: str | None = None) -> Allocation:
     """Fit each region's response curve from the plan frame and allocate heads.
 
     With neither ``heads`` nor ``budget``, today's total headcount is reallocated.
     ``max_change`` defaults to ``plan.allocation_max_change``; ``None`` lifts it.
+    ``role`` allocates one coverage role's heads on the accounts its care model serves
+    (a field rep's curve is not a key account manager's).  A region cut by more than
+    ``plan.allocation_warn_cut`` of its heads gets a note with the revenue at stake.
     """
     if max_change == "config":
         max_change = config.allocation_max_change
@@ -282,10 +292,18 @@ def region_allocation(src: PlanSource, config: PlanConfig, *, heads: int | None 
     if frame.potential.isna().all():
         raise WorkspaceError("headcount allocation needs each region's potential",
                              hint="run `growthmap run` with the potential stage")
+    reps = rep_capacity(src, config, "region" if by == "region" else "territory")
+    if role is not None:
+        roles = reps.role.astype("string").replace(config.role_aliases)
+        if not (roles == role).any():
+            raise NotFoundError(f"no selling reps have the role {role!r}",
+                                hint="use one of: " + ", ".join(sorted(set(roles.dropna()))))
+        reps = reps[(roles == role).to_numpy()]
+        wanted = frame.coverage_role.astype("string").replace(config.role_aliases)
+        frame = frame[(wanted == role).fillna(False).to_numpy()]
     col = "region" if by == "region" else "territory_id"
     g = frame.assign(key=frame[col].astype("string").fillna(NONE_KEY)).groupby("key").agg(
         current=("current", "sum"), potential=("potential", "sum"))
-    reps = rep_capacity(src, config, "region" if by == "region" else "territory")
     per = reps.groupby("group").agg(heads_today=("rep_id", "count"),
                                     cost_per_head=("loaded_cost", "mean"))
     g = g.join(per).fillna({"heads_today": 0, "cost_per_head": config.loaded_cost})
@@ -300,4 +318,28 @@ def region_allocation(src: PlanSource, config: PlanConfig, *, heads: int | None 
                    heads_today=curves_df.heads_today.to_numpy(float), max_change=max_change)
     out.regions = out.regions.merge(
         curves_df[["key", "current", "potential", "wallet", "k", "fitted_by"]], on="key")
+    _warn_cuts(src, out.regions, config.allocation_warn_cut, role)
     return out
+
+
+def role_allocations(src: PlanSource, config: PlanConfig, *, by: str = "region",
+                     max_change: int | str | None = "config") -> dict[str, Allocation]:
+    """Today's heads of every selling role reallocated over regions, one role at a time."""
+    reps = rep_capacity(src, config, "region" if by == "region" else "territory")
+    roles = sorted(set(reps.role.astype("string").replace(config.role_aliases).dropna()))
+    if not roles:
+        return {"all": region_allocation(src, config, by=by, max_change=max_change)}
+    return {r: region_allocation(src, config, by=by, max_change=max_change, role=r)
+            for r in roles}
+
+
+def _warn_cuts(src: PlanSource, regions: pd.DataFrame, share: float, role: str | None) -> None:
+    """A note per region whose heads fall by more than ``share``: the revenue at stake."""
+    today = regions.heads_today.astype(float)
+    cut = (today > 0) & (regions.heads.astype(float) < today * (1 - share) - 1e-9)
+    who = f"{role} " if role else ""
+    for r in regions[cut.to_numpy()].itertuples(index=False):
+        src.note(f"plan: the allocation cuts {r.key} from {int(r.heads_today)} to {int(r.heads)} "
+                 f"{who}heads ({r.heads / r.heads_today - 1:+.0%}); expected revenue there "
+                 f"{r.revenue_today:,.0f} → {r.revenue:,.0f} ({r.revenue - r.revenue_today:+,.0f} "
+                 "at stake)")

@@ -150,6 +150,8 @@ def _headcount_rows(level: str, hours: pd.DataFrame, reps: pd.DataFrame, current
         out["coverage"] = np.where(out.hours_required > 0,
                                    out.hours_available / out.hours_required, np.nan)
     out["cost_needed"] = out.heads_needed * out.cost_per_head
+    out["hours_gap"] = out.hours_required - out.hours_available
+    out["cost_gap"] = out.cost_needed - out.cost_today
     out["current"] = current.reindex(out.index).fillna(0.0) if len(current) else 0.0
     out = out.reset_index()
     out.insert(0, "level", level)
@@ -192,6 +194,13 @@ def capacity_plan(src: PlanSource, config: PlanConfig, by: str | None = None) ->
             config.role_aliases))
         parts.append(_headcount_rows("role", f_role, reps, pd.Series(dtype=float), "role",
                                      config))
+        # role x group: where a role's heads are missing (an account director's hours in
+        # one region are not covered by an inside rep's in another)
+        cell = f_role.assign(cell=f_role.role.fillna(NONE_KEY) + " / " + f_role.group)
+        r_cell = reps.assign(cell=reps.role.astype("string").fillna(NONE_KEY) + " / "
+                             + reps.group.astype(str))
+        parts.append(_headcount_rows(f"role_{by}", cell, r_cell,
+                                     cell.groupby("cell").current.sum(), "cell", config))
     elif frame.coverage_role.notna().any():
         src.note("plan: reps have no role column, so capacity is not matched by coverage role")
     tot_f = frame.assign(all="all")
@@ -253,7 +262,7 @@ def compare_scenarios(src: PlanSource, config: PlanConfig, names: list[str] | No
                       by: str | None = None) -> pd.DataFrame:
     """The baseline and each named scenario (default: all in ``[plan.scenarios]``), long form."""
     plan = capacity_plan(src, config, by)
-    base = plan.headcount[plan.headcount.level != "role"]
+    base = plan.headcount[~plan.headcount.level.str.startswith("role")]
     chosen = list(config.scenarios) if names is None else names
     unknown = [n for n in chosen if n not in config.scenarios and n != BASELINE]
     if unknown:

@@ -14,9 +14,10 @@ more whitespace never gets a smaller quota — more potential, more uplift.
 Amounts are integer cents, rounded by largest remainder: the parts add up to the target
 exactly, and no part is off its exact value by a cent or more.
 
-Per-family quotas first split the target over product families (weights multiplied by
-the family's life-cycle weight, so growth families carry more), then each family's
-quota over the units by their history and whitespace in that family.
+Per-family quotas split each unit's total (floors and caps applied) over its product
+families, fitted toward the company's split over families (weights multiplied by the
+family's life-cycle weight, so growth families carry more) and within the same floor and
+cap ratios on each family's history.
 
 ``save_quotas`` stores a plan in the workspace table ``gm.plan_quotas`` so that
 scorecards can measure attainment against it.
@@ -304,9 +305,11 @@ def family_quotas(src: PlanSource, config: PlanConfig, *, target: float | None =
                   growth: float | None = None, by: str = "rep") -> pd.DataFrame:
     """Quotas per unit x product family; families sum to the target, units to each family.
 
-    A family's share mixes its history and whitespace like a unit's, times the
-    life-cycle weight of its products (``plan.quota_lifecycle_weights``).  Within a family
-    there are no floors or caps: those apply to the unit's total quota.
+    A family's company quota mixes its history and whitespace like a unit's, times the
+    life-cycle weight of its products (``plan.quota_lifecycle_weights``).  Each unit's
+    total is :func:`plan_quotas`' (floors and caps applied) and is shared over its
+    families within the same floor and cap ratios on each family's history (see
+    :mod:`growthmap.plan._family_quotas`), so families never undo the totals' caps.
     """
     col = _UNIT.get(by)
     if col is None:
@@ -337,19 +340,26 @@ def family_quotas(src: PlanSource, config: PlanConfig, *, target: float | None =
     mult = by_family.key.map(stage).map(weights).fillna(1.0)
     fq = split_target(by_family, amount, history_weight=config.quota_history_weight,
                       multiplier=mult)
-    fq["lifecycle_stage"] = fq.key.map(stage)
-    parts = []
-    owned = fam[fam[col].notna()]
-    for r in fq.itertuples(index=False):
-        units = owned[owned.family == r.key].groupby(col, as_index=False)[
-            ["history", "whitespace"]].sum().rename(columns={col: "key"})
-        if units.empty:
-            src.note(f"plan: family {r.key} has no owned accounts; its quota stays unassigned")
-            continue
-        part = split_target(units, r.quota, history_weight=config.quota_history_weight)
-        parts.append(part.assign(family=r.key, lifecycle_stage=r.lifecycle_stage,
-                                 family_quota=r.quota))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    totals = plan_quotas(src, config, target=target, growth=growth, by=by)
+    cells = fam[fam[col].notna()].rename(columns={col: "key"})
+    lost = sorted(set(fq.key) - set(cells.family))
+    if lost:
+        src.note(f"plan: family {', '.join(lost)} has no owned accounts; its quota is carried "
+                 "by the units' totals")
+    from growthmap.plan._family_quotas import split_within_units
+
+    out = split_within_units(
+        cells, totals[["key", "quota_cents"]], fq[["key", "quota"]],
+        history_weight=config.quota_history_weight, floor_ratio=config.quota_floor_ratio,
+        cap_ratio=config.quota_cap_ratio)
+    out["lifecycle_stage"] = out.family.map(stage)
+    unit_total = totals.set_index("key").quota
+    out["explanation"] = [
+        f"{r.family}: {r.quota:,.2f} of {r.key}'s quota {unit_total[r.key]:,.2f} "
+        f"(family history {r.history:,.0f}, whitespace {r.whitespace:,.0f}"
+        + (f", cap {r.cap:,.0f}" if pd.notna(r.cap) else ", no cap: a new family")
+        + (f"; {r.uplift_pct:+.1%} on last year)" if pd.notna(r.uplift_pct) else ")")
+        for r in out.itertuples(index=False)]
     return out.assign(level=by)
 
 

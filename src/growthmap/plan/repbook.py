@@ -86,6 +86,11 @@ def _prospect_reason(r: pd.Series) -> str:
     return "; ".join(parts)
 
 
+#: What a review list's score is, per section: both are expected money a year.
+SCORE_UNITS = {"develop": "EUR a year: whitespace × PtB",
+               "prospect": "EUR a year: expected opportunity × ICP fit"}
+
+
 def review_list(src: PlanSource, rep_id: str, *, develop: int = 10,
                 prospects: int = 10) -> pd.DataFrame:
     """The rep's weekly review list: top customers to develop, then top prospects.
@@ -111,10 +116,11 @@ def review_list(src: PlanSource, rep_id: str, *, develop: int = 10,
         if not len(top):
             continue
         top = top.assign(section=section, rank=np.arange(1, len(top) + 1),
+                         score_unit=SCORE_UNITS[section],
                          reason=[why(r) for r in top.itertuples(index=False)])
         parts.append(top)
-    cols = ["section", "rank", "account_id", "name", "score", "whitespace", "potential", "ptb",
-            "icp_fit", "expected_opportunity", "next_best_offer", "reason"]
+    cols = ["section", "rank", "account_id", "name", "score", "score_unit", "whitespace",
+            "potential", "ptb", "icp_fit", "expected_opportunity", "next_best_offer", "reason"]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     return pd.concat(parts, ignore_index=True)[cols]

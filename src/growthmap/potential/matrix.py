@@ -183,9 +183,10 @@ def account_bands(acc: ir.Table, th: Thresholds) -> ir.Table:
     t = acc.mutate(value_band=vb, potential_band=pb)
     t = t.mutate(matrix_cell=t.value_band.concat("/", t.potential_band),
                  road=road(t.current, t.whitespace, th.road_value, th.road_whitespace))
+    reviewed = [c for c in ("potential_model", "adjusted_by", "adjusted_at") if c in t.columns]
     return t.select("account_id", "current", "potential", "low", "high", "whitespace",
                     "share_of_wallet", "value_band", "potential_band", "matrix_cell", "road",
-                    "low_confidence", "status")
+                    "low_confidence", *reviewed, "status")
 
 
 def matrix(t: ir.Table) -> ir.Table:

@@ -521,6 +521,7 @@ def _quantile_check(model: np.ndarray, current: np.ndarray, rel: np.ndarray,
 def stage(ctx: RunContext) -> None:
     """Potential (wallet), whitespace, the value x potential matrix, ROAD and markets."""
     from growthmap.potential.evaluate import stage_backtest, stage_evaluation
+    from growthmap.potential.feedback import apply_feedback
 
     cfg = ctx.config.potential
     backtest = stage_backtest(ctx)
@@ -539,6 +540,7 @@ def stage(ctx: RunContext) -> None:
                  f"backtest (Spearman with the next 12 months' spend {bt['model']:.3f} vs "
                  f"{bt['baseline']:.3f}), so the run publishes {what}")
     res = compute_potential(ctx, weight)
+    res.account = apply_feedback(ctx, res.account)  # reps' reviewed figures, if enabled
     # keep what the run keeps (it may move large outputs out of memory), not our copies
     res.potential = ctx.put("potential", res.potential)
     res.competitor = ctx.put("whitespace_competitor", res.competitor)

@@ -111,6 +111,12 @@ class AccountCard(BaseModel):
     potential: float | None = Field(None, description="Total potential (wallet).")
     potential_low: float | None = Field(None, description="Lower end of the total potential.")
     potential_high: float | None = Field(None, description="Upper end of the total potential.")
+    potential_model: float | None = Field(
+        None, description="The model's own total potential (differs from potential when a "
+        "rep's reviewed figure was applied).")
+    potential_adjusted_by: str | None = Field(
+        None, description="Who gave the reviewed figure that the published potential uses.")
+    potential_adjusted_at: str | None = Field(None, description="When that figure was given.")
     whitespace: float | None = Field(None, description="Total whitespace.")
     whitespace_open: float | None = Field(None, description="Whitespace no competitor holds.")
     whitespace_competitor: float | None = Field(None,
@@ -351,6 +357,10 @@ def account_card(ws: Workspace, account_id: str,
         revenue_t12m=av.get("revenue_t12m"), growth=av.get("growth"),
         potential=pa_.get("potential"), potential_low=pa_.get("low"),
         potential_high=pa_.get("high"), whitespace=pa_.get("whitespace"),
+        potential_model=pa_.get("potential_model"),
+        potential_adjusted_by=pa_.get("adjusted_by"),
+        potential_adjusted_at=(str(pa_["adjusted_at"])[:10] if pa_.get("adjusted_at")
+                               is not None else None),
         whitespace_open=_sum(f.whitespace_open for f in families),
         whitespace_competitor=_sum(f.whitespace_competitor for f in families),
         share_of_wallet=pa_.get("share_of_wallet"),

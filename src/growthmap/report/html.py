@@ -111,8 +111,11 @@ def _top(da: DataAccess, sort: str, n: int, **filters: Any) -> pd.DataFrame | No
 
 
 def render_report(ws: Any, config: Config | None = None, *, snapshot: int | str = "latest",
-                  user: Principal = SYSTEM) -> str:
-    """The report of one snapshot as a self-contained HTML document."""
+                  user: Principal = SYSTEM, alignment: Any = None) -> str:
+    """The report of one snapshot as a self-contained HTML document.
+
+    ``alignment`` (a :class:`growthmap.plan.AccountAlignment`) adds the alignment
+    proposal: its figures, every rep's book before and after, and the map."""
     config = config or Config()
     rc = config.report
     con = getattr(ws, "con", ws)
@@ -141,13 +144,33 @@ def render_report(ws: Any, config: Config | None = None, *, snapshot: int | str 
         title=rc.title, info=info, head=head, currency=currency,
         sentences=views.sentences(da, currency),
         charts=chart_items(da, list(REPORT_CHARTS), width=rc.chart_width, render=_svg),
-        tables=tables, sections=sections, user=user)
+        tables=tables, sections=sections, user=user, alignment=_alignment(alignment, rc))
+
+
+def _alignment(out: Any, rc: Any) -> dict[str, Any] | None:
+    if out is None:
+        return None
+    from growthmap.report.maps import alignment_map
+
+    cols = [("rep_id", "rep", "text"), ("group", "group", "text"),
+            ("accounts_before", "accounts before", "num"),
+            ("accounts_after", "accounts after", "num"),
+            ("moved_out", "moved out", "num"), ("moved_in", "moved in", "num"),
+            ("potential_moved_out", "potential moved out (EUR)", "money"),
+            ("potential_moved_in", "potential moved in (EUR)", "money"),
+            ("potential_dev_after", "potential vs target", "pct"),
+            ("distance_before_km", "travel before (km)", "money"),
+            ("distance_after_km", "travel after (km)", "money")]
+    return {"summary": out.summary, "reps": _table(out.reps, cols),
+            "map": _svg(alignment_map(out.reassignment, out.reps, width=rc.chart_width))}
 
 
 def write_report(ws: Any, path: str | Path, config: Config | None = None, *,
-                 snapshot: int | str = "latest", user: Principal = SYSTEM) -> Path:
+                 snapshot: int | str = "latest", user: Principal = SYSTEM,
+                 alignment: Any = None) -> Path:
     """Write :func:`render_report` to ``path`` (UTF-8) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(ws, config, snapshot=snapshot, user=user), encoding="utf-8")
+    path.write_text(render_report(ws, config, snapshot=snapshot, user=user,
+                                  alignment=alignment), encoding="utf-8")
     return path

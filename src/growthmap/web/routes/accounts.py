@@ -70,13 +70,22 @@ def feedback_form(request: Request, da: Access, account_id: AccountId,
                   reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
     check_csrf(request, csrf)
     _writable(request)
+    typed = {"verdict": verdict, "family": family or "", "figure": figure or "",
+             "reason": reason}
     try:
-        number = float(figure.replace(",", "")) if figure and figure.strip() else None
-    except ValueError:
-        raise ConfigError(f"figure {figure!r} is not a number",
-                          hint="type the potential you believe, e.g. 120000") from None
-    da.add_feedback(account_id, {"verdict": verdict, "family": family or None,
-                                 "figure": number, "reason": reason})
+        try:
+            number = float(figure.replace(",", "")) if figure and figure.strip() else None
+        except ValueError:
+            raise ConfigError(f"figure {figure!r} is not a number",
+                              hint="type the potential you believe, e.g. 120000") from None
+        da.add_feedback(account_id, {"verdict": verdict, "family": family or None,
+                                     "figure": number, "reason": reason})
+    except ConfigError as exc:  # keep what the rep typed, say what to fix
+        card = da.account(account_id)
+        ctx = page_context(request, da, "accounts", card=card, families=da.families(),
+                           fb_error=exc.message, fb_hint=exc.hint, fb_input=typed)
+        return request.app.state.gm.templates.TemplateResponse(
+            request, "account.html", ctx, status_code=400)
     return RedirectResponse(f"/accounts/{quote(account_id, safe='')}#feedback", status_code=303)
 
 

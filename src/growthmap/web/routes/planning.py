@@ -1,4 +1,5 @@
-"""Planning for managers and ops: the alignment proposal with its map.
+"""Planning for managers and ops: the week's review list, quotas with their explanation,
+the capacity gap by role and region, and the alignment proposal with its map.
 
 The page and the API make one library call (:func:`growthmap.plan.align_accounts`) on
 the snapshot the user reads.  Ops and admins align every rep of a role; a manager aligns
@@ -125,3 +126,62 @@ def _plain(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return [_plain(x) for x in v]
     return v.item() if hasattr(v, "item") else v
+
+
+def _capacity_gap(da: DataAccess) -> list[dict[str, Any]]:
+    """Heads needed vs in place per role and region (the plan stage's ``headcount``);
+    a manager sees the rows of their own region."""
+    if not da.has("headcount"):
+        return []
+    df = da.sql(f"SELECT * FROM {da.schema}.headcount WHERE level LIKE 'role_%'")
+    if not da.user.sees_everything:
+        terr = da.territory_subtree(da.user.territory_id or "")
+        region = da.sql("SELECT DISTINCT region FROM main.territories WHERE territory_id IN "
+                        "(SELECT unnest(?::VARCHAR[]))", [terr])
+        mine = set(terr) | set(region.region.dropna().astype(str))
+        group = df.key.astype(str).str.split(" / ", n=1).str[-1]
+        df = df[group.isin(mine).to_numpy()]
+    return records(df.sort_values("heads_gap", ascending=False))
+
+
+@router.get("/plan", response_class=HTMLResponse, include_in_schema=False)
+def plan_page(request: Request, da: Access, rep: Rep = None) -> Response:
+    from growthmap.plan import PlanSource, review_list
+    from growthmap.read import views
+    from growthmap.workspace import Workspace
+
+    reps, _ = _scope(da)
+    state = request.app.state.gm
+    with state.cursor() as cur:
+        visible = reps if reps is not None else [r[0] for r in cur.execute(
+            f"SELECT DISTINCT owner_rep_id FROM {da.schema}.account_value "
+            "WHERE owner_rep_id IS NOT NULL ORDER BY 1").fetchall()]
+        chosen = rep if rep in visible else (visible[0] if visible else None)
+        review = []
+        ws = Workspace(state.path, cur)
+        if chosen:
+            src = PlanSource.from_workspace(ws, da.snapshot_id)
+            review = records(review_list(src, chosen))
+        cards, card_note = _scorecards(ws, state.config.plan, da.snapshot_id, visible)
+    quotas = views.quota_rows(da)
+    quota_rows = [] if quotas is None else records(
+        quotas[quotas.key == chosen] if chosen and (quotas.key == chosen).any() else quotas)
+    ctx = page_context(request, da, "planning", rep=chosen or "", rep_ids=visible,
+                       review=review, quotas=quota_rows, capacity=_capacity_gap(da),
+                       scorecards=cards, scorecard_note=card_note)
+    return state.templates.TemplateResponse(request, "plan.html", ctx)
+
+
+def _scorecards(ws: Any, config: Any, snapshot_id: int, reps: list[str]
+                ) -> tuple[list[dict[str, Any]], str | None]:
+    """Each visible rep's scorecard (previous snapshot to this one), or why there is none."""
+    from growthmap.errors import GrowthmapError
+    from growthmap.plan import scorecard
+
+    try:
+        card = scorecard(ws, config, by="rep", snapshot=snapshot_id)
+    except GrowthmapError as exc:
+        return [], exc.message
+    table = card.table[card.table.key.isin(reps)]
+    note = f"snapshot {card.previous} ({card.previous_as_of}) → {card.snapshot} ({card.as_of})"
+    return records(table), note

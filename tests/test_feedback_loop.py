@@ -1,0 +1,72 @@
+"""Feedback that feeds back: a rep's reviewed figure becomes the published potential in
+the next run when ``potential.feedback = "replace"``, with the model's figure beside it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from growthmap.config import Config
+from growthmap.read.card import account_card
+from growthmap.read.feedback import add_feedback, parse_feedback
+from growthmap.runner.duckdb_run import run
+from tests.test_web_api import LIGHT
+
+
+def _config(mode: str) -> Config:
+    raw = {**LIGHT, "potential": {**LIGHT.get("potential", {}), "feedback": mode}}
+    return Config.from_dict(raw)
+
+
+def _potential(ws, sid: int, account_id: str) -> dict:
+    row = ws.con.execute(f"SELECT potential, potential_model, adjusted_by, current "
+                         f"FROM snap_{sid}.potential_account WHERE account_id = ?",
+                         [account_id]).fetchone()
+    return dict(zip(["potential", "potential_model", "adjusted_by", "current"], row,
+                    strict=True))
+
+
+def test_too_low_120000_changes_the_published_potential(tmp_path):
+    from growthmap.demo import DEMO_AS_OF, build_demo_workspace
+
+    ws = build_demo_workspace(tmp_path / "fb.duckdb", 600, 7)
+    try:
+        first = run(ws, _config("replace"), as_of=DEMO_AS_OF, only=["value", "potential"])
+        sid = first.snapshot_id
+        # an account whose model figure is below 120,000 and within 5x of it
+        acc, model = ws.con.execute(
+            f"SELECT account_id, potential FROM snap_{sid}.potential_account "
+            "WHERE potential BETWEEN 30000 AND 100000 AND current < 100000 "
+            "ORDER BY account_id LIMIT 1").fetchone()
+        fb = parse_feedback({"verdict": "too_low", "figure": 120_000,
+                             "reason": "two new plants next year"})
+        add_feedback(ws.con, acc, "rep_anna", fb, current_potential=model,
+                     now=dt.datetime(2026, 1, 15, 9, 30))
+        second = run(ws, _config("replace"), as_of=DEMO_AS_OF, only=["value", "potential"])
+        got = _potential(ws, second.snapshot_id, acc)
+        assert got["potential"] == pytest.approx(120_000)
+        assert got["potential_model"] == pytest.approx(model)  # the same model, same data
+        assert got["adjusted_by"] == "rep_anna"
+        card = account_card(ws, acc, second.snapshot_id)
+        assert card.potential == pytest.approx(120_000)
+        assert card.potential_model == pytest.approx(model)
+        assert (card.potential_adjusted_by, card.potential_adjusted_at) == ("rep_anna",
+                                                                            "2026-01-15")
+        others = ws.con.execute(
+            f"SELECT count(*) FROM snap_{second.snapshot_id}.potential_account "
+            "WHERE adjusted_by IS NOT NULL").fetchone()[0]
+        assert others == 1
+        # with the setting off the model's figure is published and nobody is named
+        third = run(ws, _config("off"), as_of=DEMO_AS_OF, only=["value", "potential"])
+        off = _potential(ws, third.snapshot_id, acc)
+        assert off["potential"] == pytest.approx(model) and off["adjusted_by"] is None
+        # a figure far beyond the model's is held within feedback_max_ratio
+        big = parse_feedback({"verdict": "too_low", "figure": model * 50, "reason": "sure"})
+        add_feedback(ws.con, acc, "rep_anna", big, current_potential=model,
+                     now=dt.datetime(2026, 2, 1))
+        fourth = run(ws, _config("replace"), as_of=DEMO_AS_OF, only=["value", "potential"])
+        assert _potential(ws, fourth.snapshot_id, acc)["potential"] == pytest.approx(
+            max(model, 1.0) * 5)
+    finally:
+        ws.close()
