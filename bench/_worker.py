@@ -134,7 +134,7 @@ def task_stages(a: argparse.Namespace) -> dict[str, Any]:
                 continue
             sampler.reset()
             t = time.perf_counter()
-            st.func(ctx)
+            st.run(ctx)
             per[st.name] = {"seconds": time.perf_counter() - t, "peak_rss_mb": sampler.peak_mb}
             print(f"stage {st.name}: {per[st.name]}", file=sys.stderr, flush=True)
         sampler.reset()

@@ -24,7 +24,7 @@ from growthmap.models.potential._baseline import (
     rank_spearman_diff,
 )
 from growthmap.models.potential._level import account_log_bounds, level_sd, mixture_bounds
-from growthmap.potential.evaluate import evaluate_snapshot
+from growthmap.potential.backtest import evaluate_snapshot
 from growthmap.runner.duckdb_run import run
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from growthmap.config import Config
 from growthmap.demo import DEMO_AS_OF, build_demo_workspace
-from growthmap.potential.evaluate import evaluate_snapshot
+from growthmap.potential.backtest import evaluate_snapshot
 from growthmap.runner.duckdb_run import run
 
 pytestmark = pytest.mark.slow

@@ -16,12 +16,8 @@ from typer.testing import CliRunner
 from growthmap.cli import app
 from growthmap.config import Config
 from growthmap.errors import ConfigError
-from growthmap.potential.evaluate import (
-    backtest,
-    backtest_sample,
-    evaluate_snapshot,
-    growth_lift,
-)
+from growthmap.potential.backtest import backtest, backtest_sample, evaluate_snapshot
+from growthmap.potential.evaluate import growth_lift
 from growthmap.potential.matrix import nice
 from growthmap.runner.duckdb_run import run
 from growthmap.workspace import Workspace
@@ -100,7 +96,7 @@ def result(world, tmp_path_factory):
     ws = _workspace(tmp_path_factory.mktemp("pot"), {"accounts": acc, "transactions": tx,
                                                       "products": prod}, truth)
     cfg = Config.from_dict({"potential": GBM})
-    res = run(ws, cfg, as_of=AS_OF, only=["value", "potential"])
+    res = run(ws, cfg, as_of=AS_OF, only=["value", "potential", "markets"])
     ws.close()
     return ws.path, res
 

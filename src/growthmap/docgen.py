@@ -1,4 +1,4 @@
-"""Generate the reference docs that must not drift: data contract, config, CLI.
+"""Generate the reference docs that must not drift: data contract, outputs, config, CLI.
 
 ``python -m growthmap.docgen`` rewrites them; ``tests/test_docs.py`` fails when a
 committed file differs from what this module renders.
@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from growthmap.contract.inputs import render_markdown as render_contract
+from growthmap.contract.outputs import render_markdown as render_outputs
 from growthmap.errors import EXIT_CODES
 
 __all__ = ["GENERATED", "render_cli", "render_config", "write_all"]
@@ -121,6 +122,7 @@ def render_cli() -> str:
 
 GENERATED = {
     "docs/data-contract.md": render_contract,
+    "docs/outputs.md": render_outputs,
     "docs/config.md": render_config,
     "docs/cli.md": render_cli,
 }

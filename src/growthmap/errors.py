@@ -8,6 +8,8 @@ the CLI and the web app translate errors in exactly one place each.
 
 from __future__ import annotations
 
+from sklearn.exceptions import NotFittedError as SkNotFittedError
+
 __all__ = [
     "EXIT_CODES",
     "AccessDenied",
@@ -17,6 +19,7 @@ __all__ = [
     "InputError",
     "NotFittedError",
     "NotFoundError",
+    "StageError",
     "WorkspaceBusy",
     "WorkspaceError",
 ]
@@ -83,8 +86,11 @@ class AccessDenied(GrowthmapError, PermissionError):
     http_status = 401
 
 
-class NotFittedError(GrowthmapError, ValueError, AttributeError):
-    """An estimator was used before ``fit``."""
+class NotFittedError(GrowthmapError, SkNotFittedError):
+    """An estimator was used before ``fit``.
+
+    The one not-fitted error: it is scikit-learn's (``ValueError`` and ``AttributeError``
+    too), so scikit-learn's tools and a caller catching either recognise it."""
 
     exit_code = 7
     http_status = 500
@@ -95,6 +101,18 @@ class InfeasibleError(GrowthmapError, ValueError):
 
     exit_code = 8
     http_status = 422
+
+
+class StageError(GrowthmapError, RuntimeError):
+    """A stage of the run failed, or broke its declaration (an output it does not
+    declare, a column its output contract does not allow); names the stage."""
+
+    exit_code = 1
+    http_status = 500
+
+    def __init__(self, stage: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"the {stage} stage {message}", hint=hint)
+        self.stage = stage
 
 
 #: exit code -> meaning, documented in the CLI reference.

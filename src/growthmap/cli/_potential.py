@@ -22,7 +22,7 @@ def _fmt(v: Any, pct: bool = False) -> str:
 
 
 def print_potential_evaluation(ev: dict[str, Any]) -> None:
-    """Render :func:`growthmap.potential.evaluate.evaluate_snapshot` as rich tables."""
+    """Render :func:`growthmap.potential.backtest.evaluate_snapshot` as rich tables."""
     title = f"potential — snapshot {ev.get('snapshot')}, as of {ev.get('as_of')}"
     truth = ev.get("truth")
     if truth:
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]growthmap evaluate potential --backtest[/]
         """
-        from growthmap.potential.evaluate import evaluate_snapshot
+        from growthmap.potential.backtest import evaluate_snapshot
 
         config = get_config(ctx)
         with open_workspace(ctx, read_only=True) as ws, progress("evaluating potential"):

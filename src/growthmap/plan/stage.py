@@ -23,7 +23,11 @@ from growthmap.runner.pipeline import RunContext, register_stage
 __all__ = ["stage"]
 
 
-@register_stage("plan")
+@register_stage("plan", needs=("account_value",),
+                optional=("account_family_value", "potential", "potential_account",
+                          "propensity", "risk", "icp", "segments", "territories", "reps",
+                          "products"),
+                provides=("rollup", "capacity", "headcount", "capacity_scenarios", "allocation"))
 def stage(ctx: RunContext) -> None:
     """Rollups by territory, region, industry, rep and manager; capacity; allocation."""
     cfg = ctx.config.plan

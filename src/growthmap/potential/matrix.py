@@ -201,7 +201,7 @@ def matrix(t: ir.Table) -> ir.Table:
     return out.order_by(["value_band", "potential_band"])
 
 
-def markets(t: ir.Table, th: Thresholds, icp: ir.Table | None = None,
+def markets(t: ir.Table, th: Thresholds | None, icp: ir.Table | None = None,
             min_fit: float = 50.0) -> ir.Table:
     """Addressable (any potential), obtainable (good enough fit or potential), active."""
     addressable = t.potential > 0

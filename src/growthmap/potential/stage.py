@@ -7,15 +7,19 @@ and the cap, floors at current spend, and derives
 
 * whitespace = max(potential - current, 0) and share of wallet = current / potential;
 * the split of whitespace into open and competitor-held (``competitors`` table);
-* the account totals, value and potential bands, the value x potential matrix, ROAD and
-  the markets (:mod:`growthmap.potential.matrix`);
-* the evaluation stored in the snapshot (:mod:`growthmap.potential.evaluate`).
+* the account totals, value and potential bands, the value x potential matrix and ROAD
+  (:mod:`growthmap.potential.matrix`);
+* the evaluation stored in the snapshot (:mod:`growthmap.potential.evaluate`); the
+  backtest (:mod:`growthmap.potential.backtest`) is run by the runner before the stage.
+
+The markets need the ICP fit of the later models stage: they are the ``markets`` stage
+(:mod:`growthmap.segments.markets`).
 
 Models need the data in memory: the figures are dense (accounts x families) numpy
 arrays, inputs are read as Arrow and matched to accounts by position, and the cell
 table is written as Arrow (:mod:`growthmap.models.potential._cells`), so a million
-accounts never become six million pandas rows of Python strings.  The bands, matrix,
-ROAD and markets that follow are Ibis expressions again.
+accounts never become six million pandas rows of Python strings.  The bands, matrix and
+ROAD that follow are Ibis expressions again.
 """
 
 from __future__ import annotations
@@ -56,7 +60,8 @@ from growthmap.models.potential._level import (
     mixture_bounds,
     z_of,
 )
-from growthmap.potential.matrix import account_bands, headline, markets, matrix, resolve_thresholds
+from growthmap.potential.evaluate import stage_evaluation
+from growthmap.potential.matrix import account_bands, headline, matrix, resolve_thresholds
 from growthmap.runner.pipeline import RunContext, register_stage
 
 __all__ = ["POTENTIAL_COLUMNS", "PotentialResult", "Wallets", "cell_matrix",
@@ -517,14 +522,18 @@ def _quantile_check(model: np.ndarray, current: np.ndarray, rel: np.ndarray,
             "configured_quantile": q}
 
 
-@register_stage("potential")
+@register_stage("potential", needs=("account_value", "account_family_value"),
+                optional=("accounts", "products", "external_potential", "competitors"),
+                provides=("potential", "whitespace_competitor", "potential_account", "matrix"))
 def stage(ctx: RunContext) -> None:
-    """Potential (wallet), whitespace, the value x potential matrix, ROAD and markets."""
-    from growthmap.potential.evaluate import stage_backtest, stage_evaluation
+    """Potential (wallet), whitespace, the value x potential matrix and ROAD.
+
+    Its backtest (:mod:`growthmap.potential.backtest`) is run by the runner, before this.
+    """
     from growthmap.potential.feedback import apply_feedback
 
     cfg = ctx.config.potential
-    backtest = stage_backtest(ctx)
+    backtest = ctx.backtests.get("potential")
     published = (backtest or {}).get("published", {})
     weight = float(published.get("model_weight", 1.0))
     if published.get("model_vs_baseline") == "ties":
@@ -550,13 +559,8 @@ def stage(ctx: RunContext) -> None:
     banded = account_bands(acc, th).order_by("account_id")
     banded_pa = banded.to_pyarrow() if backend is None else backend.to_pyarrow(banded)
     ctx.put("potential_account", banded_pa.drop_columns(["status"]))
-    icp = ibis.memtable(ctx.arrow("icp")) if ctx.has("icp") else None
-    if icp is None:
-        ctx.note("markets: no ICP fit in this run, so 'obtainable' means potential of at "
-                 "least the obtainable threshold")
     bt = ibis.memtable(banded_pa)
     ctx.put("matrix", matrix(bt))
-    ctx.put("markets", markets(bt, th, icp, cfg.obtainable_min_fit))
     sentence = headline(bt, th, backend)
     ctx.evaluations["potential"] = stage_evaluation(ctx, res, th, sentence, backtest)
     res.baseline = None

@@ -517,7 +517,11 @@ def score_icp(cf: CutoffFeatures, config: Config, is_best: np.ndarray, is_custom
     return out, ev
 
 
-@register_stage("models")
+@register_stage("models",
+                needs=("account_value", "accounts", "transactions"),
+                optional=("potential_account", "products", "signals", "opportunities",
+                          "contacts"),
+                provides=("buying_centre", "propensity", "propensity_family", "risk", "icp"))
 def stage(ctx: RunContext) -> None:
     """Propensity to buy, risk and ICP fit: backtested, fitted and scored as of the run."""
     cfg = ctx.config.scores

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from growthmap.config._segments import Between, CareModel, SegmentsConfig, When
+from growthmap.contract.outputs import output
 from growthmap.errors import ConfigError
 from growthmap.runner.pipeline import RunContext, register_stage
 from growthmap.segments.criteria import (
@@ -52,17 +53,9 @@ TIER_ORDER = ("1a", "1b", "2", "3")
 #: (at risk?, ready?) -> quadrant name.
 QUADRANTS = {(False, True): "Grow", (True, True): "Defend",
              (False, False): "Nurture", (True, False): "Rescue"}
-#: Columns of the ``segments`` output, in order (the agreed ones first).
-SEGMENT_COLUMNS = [
-    "account_id", "owner_rep_id", "territory_id", "status", "value_tier", "potential_band",
-    "matrix_cell", "road", "tier", "risk_readiness", "care_model", "coverage_role",
-    "touches_per_year", "hours_per_touch", "next_best_offer", "nbo_score", "reasons",
-    "name", "value_band", "value", "potential", "whitespace", "priority", "priority_rank",
-    "need", "value_score", "behaviour", "ptb", "risk", "care_rule",
-]
-_TEXT = ["owner_rep_id", "territory_id", "status", "value_tier", "potential_band",
-         "matrix_cell", "road", "tier", "risk_readiness", "care_model", "coverage_role",
-         "next_best_offer", "reasons", "name", "value_band"]
+#: Columns of the ``segments`` output, in order: as the output contract declares them.
+SEGMENT_COLUMNS = output("segments").names
+_TEXT = [c.name for c in output("segments").columns if c.kind == "str" and c.name != "account_id"]
 # Fields a rule may name even when the stage that makes them did not run (they are null).
 _FROM_OTHERS = {"potential_account": ["value_band", "potential_band", "matrix_cell", "road",
                                       "potential", "whitespace", "share_of_wallet",
@@ -560,7 +553,11 @@ def build_segments(frame: pd.DataFrame, crit: CriteriaResult, cfg: SegmentsConfi
     return out.reset_index(drop=True)
 
 
-@register_stage("segments")
+@register_stage("segments", needs=("account_value",),
+                optional=("potential_account", "potential", "propensity", "propensity_family",
+                          "risk", "icp", "buying_centre", "accounts", "contacts", "products",
+                          "assessments"),
+                provides=("criteria_scores", "segments"))
 def stage(ctx: RunContext) -> None:
     """Need/value/behaviour scores, tiers, risk/readiness, care models, next best offer."""
     cfg = ctx.config.segments

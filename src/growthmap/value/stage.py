@@ -297,7 +297,8 @@ def pareto_points(av: ir.Table, points: int = 100) -> ir.Table:
     ).order_by("point")
 
 
-@register_stage("value")
+@register_stage("value", needs=("transactions", "accounts"), optional=("products",),
+                provides=("account_family_value", "account_value", "concentration", "pareto"))
 def stage(ctx: RunContext) -> None:
     """Current value, concentration and value tiers as of the run date.
 
