@@ -42,8 +42,13 @@ from growthmap.errors import InputError, WorkspaceError
 from growthmap.runner.duckdb_run import RunResult
 from growthmap.runner.pipeline import Progress, RunContext, run_stages
 
-__all__ = ["SPARK_REASONS", "SparkSource", "ValidationReport", "map_in_pandas", "run_spark",
-           "spark_session", "to_spark_dataframe", "validate_source"]
+__all__ = ["SPARK_REASONS", "VERSION_MISMATCH", "SparkSource", "ValidationReport",
+           "map_in_pandas", "run_spark", "spark_session", "to_spark_dataframe",
+           "validate_source"]
+
+#: Start of the error an executor raises when its growthmap is not the driver's (see
+#: :meth:`growthmap.scores.batch.AccountScorer.batches`).
+VERSION_MISMATCH = "growthmap version mismatch between driver and executor"
 
 #: Why the Spark path quarantines a row (a subset of the DuckDB loader's reasons, same
 #: words, first failure wins).  Not checked on Spark: unknown references, currencies and
@@ -121,8 +126,6 @@ def map_in_pandas(backend: Any, expr: ibis.Table,
 
 def _executor_error(exc: Exception) -> WorkspaceError | None:
     """A clear error for what a user can fix on the executors (None: not one of those)."""
-    from growthmap.scores.batch import VERSION_MISMATCH
-
     text = str(exc)
     missing = re.search(r"ModuleNotFoundError: No module named '([^']+)'", text)
     if missing:

@@ -37,6 +37,7 @@ from growthmap.models.propensity import (
     family_block,
 )
 from growthmap.models.risk import REASON_NO_REVENUE, REASON_PROSPECT
+from growthmap.runner.spark_run import VERSION_MISMATCH, map_in_pandas
 from growthmap.scores.features import Vocabulary, describe, encode
 
 __all__ = [
@@ -53,8 +54,6 @@ __all__ = [
 #: Column of the scoring frame with each account's net revenue in the last H months
 #: (who is in the risk population); not a model feature.
 REV_LAST = "_rev_last"
-#: Start of the error an executor raises when its growthmap is not the driver's.
-VERSION_MISMATCH = "growthmap version mismatch between driver and executor"
 #: Decimals the features are rounded to, as in ``CutoffFeatures.frame``: float sums
 #: differ in the last bits between engines, rounded they are the same numbers.
 DECIMALS = 6
@@ -185,8 +184,6 @@ def score_accounts(features: ir.Table, scorer: AccountScorer) -> pd.DataFrame:
     """
     backend = features.get_backend()
     if backend.name == "pyspark":
-        from growthmap.runner.spark_run import map_in_pandas
-
         scores = map_in_pandas(backend, features, scorer.batches,
                                scorer.output_types()).to_pandas()
     else:

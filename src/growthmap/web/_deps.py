@@ -9,14 +9,13 @@ from fastapi import Depends, Query, Request
 
 from growthmap.errors import AccessDenied
 from growthmap.read.access import DataAccess, Principal
+from growthmap.web.auth import SESSION_COOKIE
 
 __all__ = ["Access", "User", "check_csrf", "current_user", "get_access", "page_context"]
 
 
 def current_user(request: Request) -> Principal:
     """The signed-in user: a bearer token (API) or the session cookie (browser)."""
-    from growthmap.web.app import SESSION_COOKIE
-
     state = request.app.state.gm
     auth = request.headers.get("authorization", "")
     with state.cursor() as cur:
@@ -53,8 +52,6 @@ def check_csrf(request: Request, token: str | None = None) -> None:
     """Every state change made with the session cookie carries the token bound to that
     session: a form field (``token``) or, for JSON calls, the ``X-CSRF-Token`` header.
     Calls authenticated with a bearer token need none (a browser never adds one)."""
-    from growthmap.web.app import SESSION_COOKIE
-
     if request.headers.get("authorization", "").lower().startswith("bearer "):
         return
     token = token or request.headers.get("x-csrf-token")
@@ -69,8 +66,6 @@ def check_csrf(request: Request, token: str | None = None) -> None:
 
 def page_context(request: Request, da: DataAccess, nav: str, **extra: Any) -> dict[str, Any]:
     """What every page template gets: user, snapshot, navigation, the form token."""
-    from growthmap.web.app import SESSION_COOKIE
-
     cookie = request.cookies.get(SESSION_COOKIE)
     state = request.app.state.gm
     ctx = {"user": da.user, "nav": nav, "snapshot_id": da.snapshot_id,

@@ -33,7 +33,7 @@ from growthmap.config import Config
 from growthmap.errors import AccessDenied, GrowthmapError
 from growthmap.read.access import Catalog, ensure_indexes
 from growthmap.web._lease import Lease
-from growthmap.web.auth import Authenticator, SessionSigner, session_key
+from growthmap.web.auth import SESSION_COOKIE, Authenticator, SessionSigner, session_key
 from growthmap.workspace import Workspace
 
 __all__ = ["ROUTE_MODULES", "SESSION_COOKIE", "AppState", "create_app"]
@@ -41,7 +41,6 @@ __all__ = ["ROUTE_MODULES", "SESSION_COOKIE", "AppState", "create_app"]
 #: Router modules under growthmap.web.routes, one per resource.
 ROUTE_MODULES = ["auth", "docs", "overview", "matrix", "territories", "reps", "accounts",
                  "prospects", "migration", "charts", "exports", "snapshots", "planning"]
-SESSION_COOKIE = "gm_session"
 HERE = Path(__file__).parent
 
 

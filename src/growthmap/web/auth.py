@@ -37,6 +37,7 @@ from growthmap.errors import AccessDenied, ConfigError, NotFoundError
 from growthmap.read.access import ROLES, Principal
 
 __all__ = [
+    "SESSION_COOKIE",
     "USERNAME_RULE",
     "Authenticator",
     "LoginThrottle",
@@ -51,6 +52,8 @@ __all__ = [
     "verify_secret",
 ]
 
+#: The browser session's cookie (signed, see :class:`SessionSigner`).
+SESSION_COOKIE = "gm_session"
 USERNAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _N, _R, _P = 2**14, 8, 1
 _DUMMY = None  # a hash to verify against when the user does not exist (same timing)

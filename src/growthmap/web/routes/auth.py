@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from growthmap.errors import AccessDenied
 from growthmap.web._deps import User, check_csrf
+from growthmap.web.auth import SESSION_COOKIE
 
 router = APIRouter(tags=["auth"])
 
@@ -31,8 +32,6 @@ def login_page(request: Request, next: str = "/") -> Response:
 def login(request: Request, username: Annotated[str, Form(max_length=64)],
           password: Annotated[str, Form(max_length=256)],
           next: Annotated[str, Form(max_length=2000)] = "/") -> Response:
-    from growthmap.web.app import SESSION_COOKIE
-
     state = request.app.state.gm
     client = request.client.host if request.client else ""
     try:
@@ -55,8 +54,6 @@ def login(request: Request, username: Annotated[str, Form(max_length=64)],
 @router.post("/logout", include_in_schema=False)
 def logout(request: Request, user: User,
            csrf: Annotated[str | None, Form(max_length=200)] = None) -> Response:
-    from growthmap.web.app import SESSION_COOKIE
-
     check_csrf(request, csrf)
     state = request.app.state.gm
     with state.cursor() as cur:  # the session ends on the server, not only in this browser
