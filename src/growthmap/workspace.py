@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # Ibis (and pandas under it) load when a query needs them
     import ibis
 
 __all__ = ["CATALOG", "DEFAULT_WORKSPACE", "SCHEMA_VERSION", "Workspace", "connect", "cursor",
-           "duckdb_memory_limit"]
+           "duckdb_memory_limit", "resolve_snapshot"]
 
 SCHEMA_VERSION = 1
 DEFAULT_WORKSPACE = Path("growthmap.duckdb")
@@ -171,6 +171,28 @@ def connect(path: str | Path, *, read_only: bool = False, wait: float = 0.0,
                 told = True
             time.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
             delay = min(delay * 2, 0.5)
+
+
+def resolve_snapshot(con: duckdb.DuckDBPyConnection, ref: int | str | None = "latest",
+                     where: str = "the workspace") -> int:
+    """Turn ``latest`` / ``previous`` / ``3`` / ``snap_3`` into a snapshot id: the one
+    rule every reader follows (the workspace, the scoped read layer)."""
+    ids = [r[0] for r in con.execute(
+        "SELECT snapshot_id FROM gm.snapshots ORDER BY snapshot_id").fetchall()]
+    if not ids:
+        raise WorkspaceError(f"{where} has no snapshot yet", hint="run `growthmap run` first")
+    if ref in (None, "", "latest"):
+        return ids[-1]
+    if ref == "previous":
+        if len(ids) < 2:
+            raise NotFoundError("there is only one snapshot, so no previous one",
+                                hint="run `growthmap run` again to create another")
+        return ids[-2]
+    text = str(ref).removeprefix("snap_")
+    if text.isdigit() and int(text) in ids:
+        return int(text)
+    raise NotFoundError(f"no snapshot {ref!r}",
+                        hint=f"use latest, previous or one of: {', '.join(map(str, ids))}")
 
 
 class Workspace:
@@ -336,25 +358,7 @@ class Workspace:
 
     def resolve_snapshot(self, ref: int | str | None = "latest") -> int:
         """Turn ``latest`` / ``previous`` / ``3`` / ``snap_3`` into a snapshot id."""
-        ids = self.snapshot_ids()
-        if not ids:
-            raise WorkspaceError(
-                f"workspace {self.path} has no snapshot yet", hint="run `growthmap run` first"
-            )
-        if ref is None or ref == "latest":
-            return ids[-1]
-        if ref == "previous":
-            if len(ids) < 2:
-                raise NotFoundError("there is only one snapshot, so no previous one",
-                                    hint="run `growthmap run` again to create another")
-            return ids[-2]
-        text = str(ref).removeprefix("snap_")
-        if text.isdigit() and int(text) in ids:
-            return int(text)
-        raise NotFoundError(
-            f"no snapshot {ref!r}",
-            hint=f"use latest, previous or one of: {', '.join(map(str, ids))}",
-        )
+        return resolve_snapshot(self.con, ref, f"workspace {self.path}")
 
     def snapshot_info(self, ref: int | str | None = "latest") -> dict:
         """The row of ``gm.snapshots`` for a snapshot, as a dict."""

@@ -34,7 +34,6 @@ import pandas as pd
 from dateutil.relativedelta import relativedelta
 from lightgbm import Booster, LGBMClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import NotFittedError as _SkNotFitted
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
@@ -62,7 +61,6 @@ def predict_threads(rows: int, n_jobs: int) -> int:
     return max(n_jobs, min(os.cpu_count() or 1, 4))
 
 __all__ = [
-    "ModelNotFittedError",
     "PackedClassifier",
     "PropensityClassifier",
     "check_fitted",
@@ -76,14 +74,10 @@ __all__ = [
 ]
 
 
-class ModelNotFittedError(NotFittedError, _SkNotFitted):
-    """growthmap's NotFittedError that scikit-learn's tools also recognise."""
-
-
 def check_fitted(est: BaseEstimator, attr: str) -> None:
-    """Raise :class:`ModelNotFittedError` (a growthmap NotFittedError) before ``fit``."""
+    """Raise :class:`~growthmap.errors.NotFittedError` (scikit-learn's too) before ``fit``."""
     if not hasattr(est, attr):
-        raise ModelNotFittedError(
+        raise NotFittedError(
             f"this {type(est).__name__} is not fitted yet",
             hint="call fit(X, y) before predicting")
 

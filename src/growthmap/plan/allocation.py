@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp, minimize_scalar
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.exceptions import NotFittedError as _SkNotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from growthmap.config._plan import PlanConfig
@@ -46,17 +45,12 @@ from growthmap.plan.rollups import NONE_KEY, PlanSource
 __all__ = [
     "Allocation",
     "ResponseCurve",
-    "ResponseNotFittedError",
     "SaturatingCurve",
     "SaturatingResponse",
     "allocate",
     "fit_curves",
     "region_allocation",
 ]
-
-
-class ResponseNotFittedError(NotFittedError, _SkNotFittedError):
-    """growthmap's NotFittedError that scikit-learn's tools recognise as theirs too."""
 
 
 @runtime_checkable
@@ -114,7 +108,7 @@ class SaturatingResponse(RegressorMixin, BaseEstimator):
         try:
             check_is_fitted(self, "k_")
         except Exception:
-            raise ResponseNotFittedError("SaturatingResponse is not fitted yet",
+            raise NotFittedError("SaturatingResponse is not fitted yet",
                                  hint="call fit(X, y) before predict") from None
         X = validate_data(self, X, reset=False)
         h, w = self._split(X)

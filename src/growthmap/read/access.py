@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from growthmap.errors import ConfigError, NotFoundError, WorkspaceError
 from growthmap.read._store import Catalog, Page, ensure_indexes, records
 from growthmap.read.scope import scope_predicate
-from growthmap.workspace import Workspace
+from growthmap.workspace import Workspace, resolve_snapshot
 
 __all__ = [
     "ROLES",
@@ -157,23 +157,7 @@ class DataAccess:
 
     # -- plumbing ----------------------------------------------------------------------
     def _resolve(self, ref: int | str | None) -> int:
-        ids = [r[0] for r in self.con.execute(
-            "SELECT snapshot_id FROM gm.snapshots ORDER BY snapshot_id").fetchall()]
-        if not ids:
-            raise WorkspaceError("the workspace has no snapshot yet",
-                                 hint="run `growthmap run` first")
-        if ref in (None, "", "latest"):
-            return ids[-1]
-        if ref == "previous":
-            if len(ids) < 2:
-                raise NotFoundError("there is only one snapshot, so no previous one",
-                                    hint="run `growthmap run` again to create another")
-            return ids[-2]
-        text = str(ref).removeprefix("snap_")
-        if text.isdigit() and int(text) in ids:
-            return int(text)
-        raise NotFoundError(f"no snapshot {ref!r}",
-                            hint=f"use latest, previous or one of: {', '.join(map(str, ids))}")
+        return resolve_snapshot(self.con, ref)
 
     def sql(self, query: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Run a query and return a pandas frame."""

@@ -13,23 +13,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.exceptions import NotFittedError as _SkNotFittedError
 from sklearn.utils import check_array, column_or_1d
 
 from growthmap.errors import NotFittedError
 
-__all__ = ["EstimatorNotFitted", "categories_of", "check_X", "check_fitted", "check_y",
+__all__ = ["categories_of", "check_X", "check_fitted", "check_y",
            "codes_of"]
 
 
-class EstimatorNotFitted(NotFittedError, _SkNotFittedError):
-    """growthmap's NotFittedError that scikit-learn's tools recognise as theirs too."""
-
-
 def check_fitted(est: Any, attr: str) -> None:
-    """Raise :class:`EstimatorNotFitted` when ``est`` has not been fitted."""
+    """Raise :class:`~growthmap.errors.NotFittedError` when ``est`` has not been fitted."""
     if not hasattr(est, attr):
-        raise EstimatorNotFitted(f"this {type(est).__name__} is not fitted yet",
+        raise NotFittedError(f"this {type(est).__name__} is not fitted yet",
                                  hint="call fit(X, y) before predicting")
 
 
