@@ -1,10 +1,10 @@
 """The JSON API through an in-process client against a real workspace.
 
 The workspace is the demo world (600 accounts) run through the real pipeline twice
-(as of 2025-06-30 and 2025-12-31, so migration has two snapshots).  Outputs of stages
-that have not landed in this checkout yet (potential, propensity/ICP/risk) are filled
-in from the demo world's *truth* before the later stages run, so the views over them
-are checked against known figures; a real stage's output is always used when it exists.
+(as of 2025-06-30 and 2025-12-31, so migration has two snapshots): every stage runs,
+with a lighter model set-up so the world builds in seconds, and nothing is filled in
+or caught.  A stage that fails fails the world, and with it every test of the faces
+built on it (web, report, Excel, charts, feedback, browser).
 
 Other test modules import :func:`world` from here to share the one built workspace.
 """
@@ -12,7 +12,6 @@ Other test modules import :func:`world` from here to share the one built workspa
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import shutil
 from pathlib import Path
@@ -23,14 +22,12 @@ import pandas as pd
 import pytest
 
 from growthmap.config import Config
-from growthmap.runner.pipeline import RunContext, stages
-from growthmap.runner.snapshot import write_snapshot
+from growthmap.runner.duckdb_run import run
 from growthmap.web.auth import add_user, issue_token
 from growthmap.workspace import Workspace
 
 EARLY_AS_OF = dt.date(2025, 6, 30)
 PASSWORD = "correct horse 1"
-PRODUCERS = {"value", "potential", "models"}
 #: A lighter model set-up than the defaults, so the world builds in seconds.
 LIGHT = {"potential": {"method": "peer", "backtest": False},
          "scores": {"n_estimators": 20, "backtest_cutoffs": 1, "train_cutoffs": 1,
@@ -38,136 +35,20 @@ LIGHT = {"potential": {"method": "peer", "backtest": False},
 
 
 def light_config() -> Config:
-    """:data:`LIGHT` when this checkout's config has those keys, else the defaults."""
-    from growthmap.errors import ConfigError
-
-    try:
-        return Config.from_dict(LIGHT)
-    except ConfigError:
-        return Config()
+    return Config.from_dict(LIGHT)
 
 
 # -- the shared world ---------------------------------------------------------------------
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-x))
-
-
-def _bands(x: pd.Series, ref: pd.Series) -> pd.Series:
-    lo, hi = ref.quantile([0.5, 0.85]) if len(ref) else (0, 0)
-    return pd.Series(np.where(x >= hi, "high", np.where(x >= lo, "mid", "low")), index=x.index)
-
-
-def fill_missing(ws: Workspace, ctx: RunContext) -> None:
-    """Stand-ins, from the demo truth, for outputs no stage of this checkout produced."""
-    av = ctx.frame("account_value")
-    afv = ctx.frame("account_family_value")
-    truth = ws.con.execute("SELECT * FROM truth.accounts").df()
-    if not ctx.has("potential"):
-        w = ws.con.execute("SELECT account_id, family, wallet AS potential FROM truth.wallet "
-                           "WHERE wallet > 0").df()
-        p = w.merge(afv[["account_id", "family", "revenue_t12m"]], how="left",
-                    on=["account_id", "family"]).rename(columns={"revenue_t12m": "current"})
-        p["current"] = p["current"].fillna(0.0).clip(lower=0)
-        p["low"], p["high"] = p["potential"] * 0.7, p["potential"] * 1.4
-        p["whitespace"] = (p["potential"] - p["current"]).clip(lower=0)
-        comp = ws.con.execute("SELECT account_id, family, sum(share) AS s FROM main.competitors "
-                              "GROUP BY 1, 2").df()
-        p = p.merge(comp, how="left", on=["account_id", "family"])
-        held = (p["s"].fillna(0).clip(upper=1) * p["potential"]).clip(upper=p["whitespace"])
-        p["whitespace_competitor"], p["whitespace_open"] = held, p["whitespace"] - held
-        p["share_of_wallet"] = p["current"] / p["potential"]
-        p["method"], p["peer_group"], p["low_confidence"] = "truth", "demo", False
-        p["drivers"] = json.dumps([{"feature": "employees", "effect": 0.4}])
-        ctx.put("potential", p.drop(columns="s"))
-        comp_rows = ws.con.execute("SELECT * FROM main.competitors").df().merge(
-            p[["account_id", "family", "potential"]], on=["account_id", "family"])
-        comp_rows["held"] = comp_rows["share"] * comp_rows["potential"]
-        ctx.put("whitespace_competitor", comp_rows[["account_id", "family", "competitor",
-                                                    "held"]])
-    if not ctx.has("potential_account"):
-        p = ctx.frame("potential")
-        pa = p.groupby("account_id", as_index=False)[["current", "potential", "low", "high",
-                                                      "whitespace"]].sum()
-        pa = av[["account_id"]].merge(pa, how="left", on="account_id").fillna(
-            {"current": 0.0, "potential": 0.0, "low": 0.0, "high": 0.0, "whitespace": 0.0})
-        pa["share_of_wallet"] = pa["current"] / pa["potential"].where(pa["potential"] > 0)
-        cust = pa["current"] > 0
-        pa["value_band"] = _bands(pa["current"], pa.loc[cust, "current"]).where(cust, "low")
-        pa["potential_band"] = _bands(pa["potential"], pa["potential"])
-        pa["matrix_cell"] = pa["value_band"] + "/" + pa["potential_band"]
-        high_v = pa["value_band"] != "low"
-        high_w = pa["whitespace"] >= pa["whitespace"].median()
-        pa["road"] = np.select([high_v & ~high_w, high_v & high_w, ~high_v & high_w],
-                               ["Retain", "Develop", "Acquire"], "Opportunistic")
-        pa["low_confidence"] = False
-        ctx.put("potential_account", pa)
-        m = pa.assign(customer=cust).groupby(["value_band", "potential_band"], as_index=False).agg(
-            accounts=("account_id", "size"), customers=("customer", "sum"),
-            current=("current", "sum"), potential=("potential", "sum"),
-            whitespace=("whitespace", "sum"))
-        ctx.put("matrix", m)
-    if not ctx.has("propensity"):
-        t = av[["account_id"]].merge(truth, how="left", on="account_id")
-        ptb = _sigmoid(t["latent_propensity"].fillna(0).to_numpy() - 1.0)
-        ctx.put("propensity", pd.DataFrame({
-            "account_id": t["account_id"], "ptb": ptb,
-            "ptb_decile": (pd.Series(ptb).rank(pct=True) * 10).clip(1, 10).round().astype(int),
-            "drivers": json.dumps([{"feature": "recency_days", "effect": -0.2}])}))
-    if not ctx.has("icp"):
-        t = av[["account_id", "industry", "value", "value_tier"]].merge(
-            truth[["account_id", "latent_fit"]], how="left", on="account_id")
-        best = t.sort_values("value", ascending=False).groupby("industry").head(3)
-        similar = best.groupby("industry")["account_id"].apply(list).to_dict()
-        ctx.put("icp", pd.DataFrame({
-            "account_id": t["account_id"],
-            "icp_fit": (t["latent_fit"].fillna(0).rank(pct=True) * 100).round(1),
-            "similar_best": [json.dumps(similar.get(i, [])) for i in t["industry"]],
-            "is_best": t["value_tier"] == "A"}))
-        pa = ctx.frame("potential_account").merge(ctx.frame("icp"), on="account_id")
-        ctx.put("markets", pd.DataFrame({
-            "market": ["addressable", "obtainable", "active"],
-            "accounts": [int((pa["potential"] > 0).sum()), int((pa["icp_fit"] >= 50).sum()),
-                         int((pa["current"] > 0).sum())],
-            "potential": [pa["potential"].sum(), pa.loc[pa["icp_fit"] >= 50, "potential"].sum(),
-                          pa.loc[pa["current"] > 0, "potential"].sum()]}))
-    if not ctx.has("risk"):
-        t = av[["account_id"]].merge(truth, how="left", on="account_id")
-        ctx.put("risk", pd.DataFrame({"account_id": t["account_id"], "risk": _sigmoid(
-            -t["latent_propensity"].fillna(0).to_numpy() - 2.0)}))
-    if "propensity" not in ctx.evaluations:
-        from sklearn.metrics import roc_auc_score
-
-        t = ctx.frame("propensity").merge(truth, on="account_id")
-        y = (t["next_year_total"] > 0).to_numpy()
-        ctx.evaluations["propensity"] = {"n": len(t), "positives": int(y.sum()),
-                                         "roc_auc": float(roc_auc_score(y, t["ptb"])),
-                                         "note": "test stand-in scored against demo truth"}
-
-
 def build_world(path: Path, n_accounts: int = 600, seed: int = 42) -> dict[str, Any]:
     """The demo world run twice, plus users of every role with tokens; returns facts."""
     from growthmap.demo import DEMO_AS_OF, build_demo_workspace
 
     ws = build_demo_workspace(path, n_accounts, seed)
-    skipped: list[str] = []
     try:
         config = light_config()
-        for as_of in (EARLY_AS_OF, DEMO_AS_OF):
-            ctx = RunContext(config=config, as_of=as_of, source=ws)
-            for st in stages():
-                if as_of == EARLY_AS_OF and st.name not in ("value", "segments"):
-                    continue  # the earlier snapshot only feeds migration: keep it cheap
-                if st.name not in PRODUCERS and ctx.has("account_value"):
-                    fill_missing(ws, ctx)
-                try:
-                    st.func(ctx)
-                except Exception as exc:  # another team's stage still in progress
-                    if st.name == "value":
-                        raise
-                    skipped.append(f"{st.name}: {type(exc).__name__}: {exc}")
-            fill_missing(ws, ctx)
-            write_snapshot(ws, as_of=as_of, config=config, outputs=ctx.outputs,
-                           evaluations=ctx.evaluations, notes=ctx.notes, label=str(as_of))
+        # the earlier snapshot only feeds migration: keep it cheap
+        run(ws, config, as_of=EARLY_AS_OF, only=["value", "segments"], label=str(EARLY_AS_OF))
+        run(ws, config, as_of=DEMO_AS_OF, label=str(DEMO_AS_OF))
         facts = _facts(ws)
         tokens = {}
         for name, role, terr, rep in (
@@ -177,7 +58,6 @@ def build_world(path: Path, n_accounts: int = 600, seed: int = 42) -> dict[str, 
             add_user(ws.con, name, role, password=PASSWORD, territory_id=terr, rep_id=rep)
             tokens[name] = issue_token(ws.con, name)
         facts["tokens"] = tokens
-        facts["skipped_stages"] = skipped
     finally:
         ws.close()
     facts["path"] = path

@@ -1,7 +1,5 @@
 """Column contracts of the stage outputs, declared once.
 
-A stage of your own declares its outputs with :func:`declare_output`.
-
 Beside the input contract (:mod:`growthmap.contract.inputs`): every output a stage
 publishes is declared here with the stage that provides it, its key and its columns
 with their kinds.  The runner checks each published output against its declaration
@@ -13,7 +11,8 @@ Kinds are deliberately coarse (``str``, ``int``, ``float``, ``bool``, ``date``):
 pandas and Spark spell the same column as ``string`` or ``large_string``, ``int32`` or
 ``int64``.  An integer column is a valid ``float``; an all-null column fits any kind.
 Columns a run adds from the user's data or config (account attributes, one score per
-configured criterion, one count per tier in a rollup) are allowed by ``extra``.
+configured criterion, one count per tier in a rollup) are allowed by ``extra``.  A stage
+of your own declares its outputs with :func:`declare_output`.
 """
 
 from __future__ import annotations
