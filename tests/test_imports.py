@@ -141,4 +141,5 @@ def test_entry_points_import_first_in_a_fresh_interpreter(name: str) -> None:
 
 def test_every_module_imports() -> None:
     for name in sorted(_modules()):
-        assert importlib.import_module(name), name
+        if not name.endswith("__main__"):  # running it is the CLI
+            assert importlib.import_module(name), name
