@@ -8,7 +8,7 @@ the CLI and the web app translate errors in exactly one place each.
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError as SkNotFittedError
+from typing import Any
 
 __all__ = [
     "EXIT_CODES",
@@ -17,7 +17,7 @@ __all__ = [
     "GrowthmapError",
     "InfeasibleError",
     "InputError",
-    "NotFittedError",
+    "NotFittedError",  # noqa: F822 (built on first use, see __getattr__)
     "NotFoundError",
     "StageError",
     "WorkspaceBusy",
@@ -86,16 +86,6 @@ class AccessDenied(GrowthmapError, PermissionError):
     http_status = 401
 
 
-class NotFittedError(GrowthmapError, SkNotFittedError):
-    """An estimator was used before ``fit``.
-
-    The one not-fitted error: it is scikit-learn's (``ValueError`` and ``AttributeError``
-    too), so scikit-learn's tools and a caller catching either recognise it."""
-
-    exit_code = 7
-    http_status = 500
-
-
 class InfeasibleError(GrowthmapError, ValueError):
     """An optimisation problem (alignment, allocation, quota) has no feasible solution."""
 
@@ -127,3 +117,29 @@ EXIT_CODES: dict[int, str] = {
     7: "model used before fitting",
     8: "optimisation problem infeasible",
 }
+
+
+def _not_fitted_error() -> type[GrowthmapError]:
+    from sklearn.exceptions import NotFittedError as SkNotFittedError
+
+    class NotFittedError(GrowthmapError, SkNotFittedError):
+        """An estimator was used before ``fit``.
+
+        The one not-fitted error: it is scikit-learn's (``ValueError`` and
+        ``AttributeError`` too), so scikit-learn's tools and a caller catching either
+        recognise it.  Built on first use, so that importing the errors (as the CLI
+        does for ``--help``) does not import scikit-learn."""
+
+        exit_code = 7
+        http_status = 500
+
+    NotFittedError.__module__, NotFittedError.__qualname__ = __name__, "NotFittedError"
+    return NotFittedError
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NotFittedError":
+        cls = _not_fitted_error()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
