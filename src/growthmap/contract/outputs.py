@@ -7,7 +7,8 @@ with their kinds.  The runner checks each published output against its declarati
 read layer and the faces rely on; ``docs/outputs.md`` is rendered from it (a test keeps
 the doc in step).
 
-Kinds are deliberately coarse (``str``, ``int``, ``float``, ``bool``, ``date``): DuckDB,
+Kinds are deliberately coarse (``str``, ``int``, ``float``, ``bool``, ``date``,
+``timestamp``): DuckDB,
 pandas and Spark spell the same column as ``string`` or ``large_string``, ``int32`` or
 ``int64``.  An integer column is a valid ``float``; an all-null column fits any kind.
 Columns a run adds from the user's data or config (account attributes, one score per
@@ -113,7 +114,8 @@ OUTPUTS: dict[str, Output] = {o.name: o for o in (
                f"{_ACCOUNT}, current float, potential float, low float, high float, "
                "whitespace float, "
                "share_of_wallet float, value_band str, potential_band str, matrix_cell str, "
-               "road str, low_confidence bool")),
+               "road str, low_confidence bool, potential_model float, adjusted_by str, "
+               "adjusted_at timestamp")),
     Output("matrix", "potential", "The value x potential matrix: accounts and money per cell.",
            ("value_band", "potential_band"), _cols(
                f"value_band str, potential_band str, accounts int, customers int, {_FIGURES}")),
@@ -227,6 +229,8 @@ def _kind(t: pa.DataType) -> str:
         return "float"
     if pa.types.is_date(t):
         return "date"
+    if pa.types.is_timestamp(t):
+        return "timestamp"
     return str(t)
 
 
@@ -258,8 +262,8 @@ def render_markdown() -> str:
              "hand -->", "", "# Stage outputs", "",
              "Every snapshot holds the outputs below, one table each, written by the stage "
              "named.  A run checks each output against this contract as the stage publishes "
-             "it.  Kinds: `str`, `int`, `float`, `bool`, `date`; a column marked *optional* "
-             "may be absent from a run.", ""]
+             "it.  Kinds: `str`, `int`, `float`, `bool`, `date`, `timestamp`; a column "
+             "marked *optional* may be absent from a run.", ""]
     for o in OUTPUTS.values():
         lines += [f"## `{o.name}` (stage `{o.stage}`)", "", o.doc, "",
                   f"One row per {' x '.join(f'`{k}`' for k in o.key)}.", "",
