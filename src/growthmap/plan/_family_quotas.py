@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from growthmap.errors import InfeasibleError
-from growthmap.plan.quotas import largest_remainder, solve_split
+from growthmap.plan._split import largest_remainder, solve_split
 
 __all__ = ["split_within_units"]
 
