@@ -178,7 +178,7 @@ OUTPUTS: dict[str, Output] = {o.name: o for o in (
                "level str, key str, accounts int, hours_required float, heads_today int, "
                "hours_available float, cost_today float, hours_per_head float, "
                "cost_per_head float, heads_needed float, heads_gap float, coverage float, "
-               "cost_needed float, current float")),
+               "cost_needed float, current float, hours_gap float, cost_gap float")),
     Output("capacity_scenarios", "plan", "The baseline and each configured capacity scenario.",
            ("scenario", "level", "key"), _cols(
                "scenario str, description str, level str, key str, heads float, "
