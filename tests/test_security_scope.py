@@ -231,3 +231,19 @@ def test_the_matrix_was_walked(w, client) -> None:
     routes = {r for r, _, _ in MATRIX}
     assert len(routes) >= 20, routes
     assert len(set(MATRIX)) == len(routes) * len(ROLES) * len(SNAPSHOTS)
+
+
+def test_the_one_migration_keeps_other_books_figures_out_of_the_movers(w) -> None:
+    from growthmap.read.access import DataAccess, Principal
+    from growthmap.read.migration import between
+    from growthmap.workspace import Workspace
+
+    with Workspace.open(w["path"], wait=30) as ws:
+        for user, direction in (("rep_a", "moved in"), ("rep_b", "moved out")):
+            p = Principal(user, "rep", rep_id=w[user])
+            m = between(DataAccess(ws.con, p, 2), DataAccess(ws.con, p, 1), "value_tier",
+                        ("account_value", "account_value"))
+            got = m.movers[m.movers.account_id.isin(w["moved"])]
+            assert set(got.direction) == {direction} and len(got) == len(w["moved"])
+            hidden = "value_from" if direction == "moved in" else "value_to"
+            assert got[hidden].isna().all() and m.summary()[direction] == len(w["moved"])

@@ -5,7 +5,10 @@
 list of accounts whose segment changed.  Accounts only in the later snapshot come
 from ``(new)``, accounts only in the earlier one go to ``(gone)``; an empty value is
 ``(none)``.  For ordered dimensions (tier 1a > 1b > 2 > 3, value tier A > D, ...) a
-move is *up* or *down*; for the others it is *moved*.
+move is *up* or *down*; for the others it is *moved*.  Read for one user (the
+dashboard's :func:`between`), each side is scoped on its own snapshot: an account that
+joined the user's book in between comes from ``(moved in)`` and one that left it goes
+to ``(moved out)``, so no class is shown from a snapshot in which it was someone else's.
 
 Value in the matrix is each account's current value in the later snapshot (in the
 earlier one for gone accounts), so a row's value says how much business now sits
@@ -21,11 +24,15 @@ import pandas as pd
 
 from growthmap.config._segments import ROLES
 from growthmap.errors import ConfigError
+from growthmap.read.access import SYSTEM, DataAccess
 from growthmap.workspace import Workspace
 
-__all__ = ["GONE", "NEW", "NONE", "ORDERS", "Migration", "dimensions", "migration"]
+__all__ = ["GONE", "MOVED_IN", "MOVED_OUT", "NEW", "NONE", "ORDERS", "Migration",
+           "between", "dimensions", "migration"]
 
 NEW, GONE, NONE = "(new)", "(gone)", "(none)"
+#: A reader's account that was someone else's before / is someone else's now.
+MOVED_IN, MOVED_OUT = "(moved in)", "(moved out)"
 #: Known orders, best first; a dimension whose values all fit one is ordinal.
 ORDERS: dict[str, tuple[str, ...]] = {
     "tier": ("1a", "1b", "2", "3"),
@@ -58,11 +65,14 @@ class Migration:
     ordered: bool
 
     def summary(self) -> dict[str, int]:
-        """How many accounts stayed, moved up, down, sideways, arrived or left."""
+        """How many accounts stayed, moved up, down, sideways, arrived or left
+        (and, for a reader's book, moved in from or out to another book)."""
         d = self.movers["direction"].value_counts()
         stayed = int(self.counts.to_numpy().sum()) - len(self.movers)
-        return {"stayed": stayed, **{k: int(d.get(k, 0))
-                                     for k in ("up", "down", "moved", "new", "gone")}}
+        out = {"stayed": stayed, **{k: int(d.get(k, 0))
+                                    for k in ("up", "down", "moved", "new", "gone")}}
+        out.update({k: int(d[k]) for k in ("moved in", "moved out") if d.get(k, 0)})
+        return out
 
 
 def _columns(ws: Workspace, sid: int, table: str) -> list[tuple[str, str]]:
@@ -83,20 +93,20 @@ def dimensions(ws: Workspace, snapshot: int | str | None = "latest") -> dict[str
     return out
 
 
-def _read(ws: Workspace, sid: int, dimension: str, table: str) -> pd.DataFrame:
-    has_av = bool(_columns(ws, sid, "account_value"))
-    if table == "account_value" or not has_av:
-        val = "value" if table == "account_value" else "NULL"
-        name = "name" if any(c == "name" for c, _ in _columns(ws, sid, table)) else "NULL"
-        sql = (f'SELECT account_id, {name} AS name, CAST("{dimension}" AS VARCHAR) AS cat, '
-               f"{val} AS value FROM snap_{sid}.{table}")
-    else:
-        names = [c for c, _ in _columns(ws, sid, "account_value")]
-        name = "v.name" if "name" in names else "NULL"
-        sql = (f'SELECT t.account_id, {name} AS name, CAST(t."{dimension}" AS VARCHAR) AS cat, '
-               f"v.value FROM snap_{sid}.{table} t LEFT JOIN snap_{sid}.account_value v "
-               "USING (account_id)")
-    df = ws.con.execute(sql).df()
+def _side(da: DataAccess, dimension: str, table: str) -> pd.DataFrame:
+    """One snapshot's accounts: class, name, value and whether they are in the reader's book.
+
+    The book is decided on this snapshot (the one scope rule of ``read/scope.py``), so a
+    class is only shown from a snapshot in which the account was the reader's.
+    """
+    pred, params = da.scope_sql("v")
+    t = "v" if table == "account_value" else "t"
+    src = f"{da.schema}.account_value v" if t == "v" else (
+        f"{da.schema}.{table} t LEFT JOIN {da.schema}.account_value v USING (account_id)")
+    name = "v.name" if "name" in da.columns("account_value") else "NULL"
+    df = da.sql(f'SELECT {t}.account_id, {name} AS name, CAST({t}."{dimension}" AS VARCHAR) '
+                "AS cat, "
+                f"v.value AS value, coalesce(({pred}), false) AS in_book FROM {src}", params)
     df["cat"] = df["cat"].astype("object").where(df["cat"].notna(), NONE)
     return df.drop_duplicates("account_id").set_index("account_id")
 
@@ -115,7 +125,7 @@ def _band_labels(ws: Workspace, sid: int) -> tuple[str, ...] | None:
 def _order(values: set[str], dimension: str,
            bands: tuple[str, ...] | None = None) -> tuple[list[str], bool]:
     """Categories sorted best first when the dimension is ordinal, else alphabetically."""
-    known = values - {NONE, NEW, GONE}
+    known = values - {NONE, NEW, GONE, MOVED_IN, MOVED_OUT}
     candidates = [ORDERS[dimension]] if dimension in ORDERS else []
     if bands and dimension in ("value_band", "potential_band"):
         candidates.append(bands)
@@ -131,7 +141,11 @@ def _order(values: set[str], dimension: str,
 
 def migration(ws: Workspace, from_: int | str, to: int | str,
               dimension: str = "tier") -> Migration:
-    """Transition matrix of ``dimension`` from snapshot ``from_`` to snapshot ``to``."""
+    """Transition matrix of ``dimension`` from snapshot ``from_`` to snapshot ``to``.
+
+    The whole workspace's view (the CLI's); a reader's view is :func:`between` on their
+    scoped access, which the dashboard uses.
+    """
     a_id, b_id = ws.resolve_snapshot(from_), ws.resolve_snapshot(to)
     dims_a, dims_b = dimensions(ws, a_id), dimensions(ws, b_id)
     if dimension not in dims_a or dimension not in dims_b:
@@ -141,39 +155,64 @@ def migration(ws: Workspace, from_: int | str, to: int | str,
             f"--dimension {dimension!r} is not in snapshot "
             f"{' and '.join(map(str, missing))}",
             hint="use one of: " + ", ".join(both) if both else "run the segments stage first")
-    a = _read(ws, a_id, dimension, dims_a[dimension])
-    b = _read(ws, b_id, dimension, dims_b[dimension])
+    return between(DataAccess(ws.con, SYSTEM, b_id), DataAccess(ws.con, SYSTEM, a_id),
+                   dimension, (dims_a[dimension], dims_b[dimension]), _band_labels(ws, b_id))
+
+
+def between(now: DataAccess, earlier: DataAccess, dimension: str,
+            tables: tuple[str, str], bands: tuple[str, ...] | None = None) -> Migration:
+    """How the reader's accounts moved along ``dimension`` from ``earlier`` to ``now``.
+
+    ``tables`` names the output holding the dimension in each snapshot.  An account of
+    the reader's book now that was in the snapshot before but someone else's comes from
+    ``(moved in)``; one that left the book but is still in the snapshot goes to
+    ``(moved out)``; for the whole workspace neither occurs.
+    """
+    a = _side(earlier, dimension, tables[0])
+    b = _side(now, dimension, tables[1])
     j = a.join(b, how="outer", suffixes=("_from", "_to"))
-    j["from"] = j["cat_from"].fillna(NEW)
-    j["to"] = j["cat_to"].fillna(GONE)
-    j["name"] = j["name_to"].fillna(j["name_from"])
-    j["value"] = j["value_to"].where(j["to"] != GONE, j["value_from"]).fillna(0.0)
+    in_a = j["in_book_from"].eq(True)
+    in_b = j["in_book_to"].eq(True)
+    j = j[in_a | in_b].copy()
+    in_a, in_b = in_a[j.index], in_b[j.index]
+    j["from"] = j["cat_from"].where(in_a, j["cat_from"].notna().map(
+        {True: MOVED_IN, False: NEW}))
+    j["to"] = j["cat_to"].where(in_b, j["cat_to"].notna().map({True: MOVED_OUT, False: GONE}))
+    j["name"] = j["name_to"].where(in_b, j["name_from"])
+    # no figure from a snapshot in which the account was someone else's
+    j["value_from"] = j["value_from"].where(in_a)
+    j["value_to"] = j["value_to"].where(in_b)
+    j["value"] = j["value_to"].where(in_b, j["value_from"]).fillna(0.0)
     seen = set(j["from"]) | set(j["to"])
-    rows, ordered = _order(seen, dimension, _band_labels(ws, b_id))
+    rows, ordered = _order(seen, dimension, bands)
     rows_all = [*rows, NONE] if NONE in seen else rows
-    counts = pd.crosstab(j["from"], j["to"]).reindex(
-        index=[*rows_all, NEW], columns=[*rows_all, GONE], fill_value=0)
+    index, columns = [*rows_all, NEW, MOVED_IN], [*rows_all, GONE, MOVED_OUT]
+    counts = pd.crosstab(j["from"], j["to"]).reindex(index=index, columns=columns,
+                                                     fill_value=0)
     values = j.pivot_table(index="from", columns="to", values="value", aggfunc="sum",
-                           fill_value=0.0).reindex(index=[*rows_all, NEW],
-                                                   columns=[*rows_all, GONE], fill_value=0.0)
-    counts = counts.loc[(counts.sum(axis=1) > 0) | (counts.index != NEW),
-                        (counts.sum(axis=0) > 0) | (counts.columns != GONE)]
+                           fill_value=0.0).reindex(index=index, columns=columns,
+                                                   fill_value=0.0)
+    special = {NEW, MOVED_IN, GONE, MOVED_OUT}
+    counts = counts.loc[(counts.sum(axis=1) > 0) | ~counts.index.isin(special),
+                        (counts.sum(axis=0) > 0) | ~counts.columns.isin(special)]
     values = values.loc[counts.index, counts.columns]
+    a_id, b_id = earlier.snapshot_id, now.snapshot_id
     counts.index.name, counts.columns.name = f"from snapshot {a_id}", f"to snapshot {b_id}"
     values.index.name, values.columns.name = counts.index.name, counts.columns.name
     pos = {c: i for i, c in enumerate(rows)}
     moved = j[j["from"] != j["to"]].copy()
 
-    def direction(r: pd.Series) -> str:
-        if r["from"] == NEW:
-            return "new"
-        if r["to"] == GONE:
-            return "gone"
-        if ordered and r["from"] in pos and r["to"] in pos:
-            return "up" if pos[r["to"]] < pos[r["from"]] else "down"
+    def direction(f: str, t: str) -> str:
+        if f in (NEW, MOVED_IN):
+            return "new" if f == NEW else "moved in"
+        if t in (GONE, MOVED_OUT):
+            return "gone" if t == GONE else "moved out"
+        if ordered and f in pos and t in pos:
+            return "up" if pos[t] < pos[f] else "down"
         return "moved"
 
-    moved["direction"] = [direction(r) for _, r in moved.iterrows()] if len(moved) else []
+    moved["direction"] = [direction(f, t) for f, t in zip(moved["from"], moved["to"],
+                                                          strict=True)]
     movers = moved.reset_index()[["account_id", "name", "from", "to", "direction",
                                   "value_from", "value_to"]]
     movers = movers.sort_values(["direction", "account_id"]).reset_index(drop=True)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from growthmap.errors import ConfigError, NotFoundError
 from growthmap.read.access import DataAccess
+from growthmap.read.migration import between
 
 __all__ = [
     "MIGRATION_DIMENSIONS",
@@ -373,14 +374,9 @@ def markets(da: DataAccess) -> pd.DataFrame | None:
 
 def migration(da: DataAccess, dimension: str = "value_tier",
               from_snapshot: int | str = "previous") -> pd.DataFrame:
-    """How visible accounts moved between two snapshots along ``dimension``.
-
-    Accounts in this snapshot are counted under their earlier class, or ``(new)``;
-    accounts of the user's earlier book that are gone count as ``(gone)``.  Each side is
-    scoped on its own snapshot: an account that joined the user's book in between
-    comes from ``(moved in)`` and one that left it goes to ``(moved out)``, so no class
-    is shown from a snapshot in which the account was someone else's.
-    """
+    """How visible accounts moved between two snapshots along ``dimension``: counts by
+    (class before, class now), from the one migration of ``read/migration.py``, which
+    scopes each side on its own snapshot (``(moved in)`` / ``(moved out)``)."""
     if dimension not in MIGRATION_DIMENSIONS:
         raise ConfigError(f"unknown migration dimension {dimension!r}",
                           hint=f"use one of: {', '.join(MIGRATION_DIMENSIONS)}")
@@ -396,29 +392,11 @@ def migration(da: DataAccess, dimension: str = "value_tier",
                 hint="compare along value_tier, or run the stage in both snapshots")
 
     def make() -> pd.DataFrame:
-        pred_now, p_now = da.scope_sql("a")
-        pred_then, p_then = earlier.scope_sql("a")
+        counts = between(da, earlier, col, (table, table)).counts
+        long = counts.rename_axis(index="from_class", columns="to_class").stack()
+        long = long[long > 0].rename("accounts").reset_index()
+        return long.sort_values(["from_class", "to_class"]).reset_index(drop=True)
 
-        def cls(side: DataAccess) -> str:
-            return f"SELECT account_id, {col}::VARCHAR AS c FROM {side.schema}.{table}"
-
-        return da.sql(
-            f"WITH now AS ({cls(da)}), then_ AS ({cls(earlier)}), "
-            f"cur AS (SELECT a.account_id FROM {da.schema}.account_value a WHERE {pred_now}), "
-            f"old AS (SELECT a.account_id FROM {earlier.schema}.account_value a "
-            f"WHERE {pred_then}), "
-            # an account's class on the side where it was not in the book is not shown:
-            # it came in ("(moved in)") or left ("(moved out)") the user's book
-            "pairs AS (SELECT CASE WHEN cur.account_id IN (SELECT account_id FROM old) "
-            "THEN coalesce(t.c, '(none)') WHEN t.account_id IS NULL THEN '(new)' "
-            "ELSE '(moved in)' END AS from_class, coalesce(n.c, '(none)') AS to_class "
-            "FROM cur JOIN now n USING (account_id) LEFT JOIN then_ t USING (account_id) "
-            "UNION ALL SELECT coalesce(t.c, '(none)'), CASE WHEN old.account_id IN "
-            "(SELECT account_id FROM now) THEN '(moved out)' ELSE '(gone)' END FROM old "
-            "JOIN then_ t USING (account_id) "
-            "WHERE old.account_id NOT IN (SELECT account_id FROM cur)) "
-            "SELECT from_class, to_class, count(*) AS accounts FROM pairs GROUP BY 1, 2 "
-            "ORDER BY 1, 2", [*p_now, *p_then])
     return da.cached("migration", make, dimension, earlier.snapshot_id)
 
 
