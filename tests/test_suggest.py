@@ -118,3 +118,15 @@ def test_cli_writes_the_mapping_and_lists_presets(tmp_path: Path) -> None:
     r = runner.invoke(app, ["mapping", "suggest", str(tmp_path / "missing.csv"), "-t",
                             "accounts"])
     assert r.exit_code == InputError.exit_code
+
+
+def test_a_bare_customer_or_account_header_on_invoice_lines_is_the_buyer(tmp_path: Path) -> None:
+    f = tmp_path / "lines.csv"
+    for who in ("Customer", "Account"):
+        f.write_text(f"Invoice,{who},Date,Product,Amount\n"
+                     "I1,A1,2024-01-05,P1,100.5\nI2,A2,2024-02-05,P2,200\n")
+        s = suggest_mapping(f, "transactions")
+        got = {c: (g.header, g.confidence) for c, g in s.guesses.items()}
+        assert got["account_id"][0] == who and got["account_id"][1] >= 0.9
+        assert got["date"] == ("Date", 1.0) and got["amount"] == ("Amount", 1.0)
+        assert not s.missing_required

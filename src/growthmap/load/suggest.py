@@ -106,6 +106,10 @@ _TABLE_SYNONYMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("reps", "name"): ("sales agent", "employee name", "full name", "salesperson"),
     ("territories", "name"): ("territory", "territory name", "territory description"),
     ("territories", "region"): ("region description", "sales region", "group"),
+    # on an invoice line a bare "Customer" or "Account" is who bought: the key, not a name
+    ("transactions", "account_id"): ("account", "customer", "client", "customer key",
+                                     "account key", "buyer", "sold to party"),
+    ("opportunities", "account_id"): ("account", "customer", "client"),
 }
 
 #: Export values that mean one of a column's allowed values (recoded with ``values``).
