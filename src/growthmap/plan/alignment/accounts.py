@@ -225,6 +225,7 @@ def align_accounts(
         raise NotFoundError(f"locks name rep(s) not in the alignment: {', '.join(unknown_rep[:5])}",
                             hint=f"use one of: {', '.join(rep_ids[:10])}")
     unit_xy, rep_xy = _coordinates(src, units, rep_table)
+    visits = _visits(src, units, config)
     if objective in ("distance", "mixed") and unit_xy is None:
         src.note("plan: accounts have no lat/lon, so alignment minimises disruption instead of "
                  "distance")
@@ -236,7 +237,7 @@ def align_accounts(
         count=measures["count"], current_owner=owner.astype(object).where(owner.notna(), None)
         .to_numpy(), locked=locks or None, unit_xy=unit_xy, rep_xy=rep_xy,
         metric="haversine", unit_group=None if groups is None else groups.unit_codes,
-        rep_group=None if groups is None else groups.rep_codes)
+        rep_group=None if groups is None else groups.rep_codes, visits=visits)
     owned = owner.notna().to_numpy()
     owned_pot = float(measures["potential"][owned].sum())
     limit = None if max_disruption is None else max_disruption * owned_pot
@@ -265,18 +266,61 @@ def align_accounts(
     except RuntimeError as exc:
         raise InfeasibleError(f"no alignment found: {exc}",
                               hint="raise plan.align_time_limit or widen the tolerance") from None
-    return alignment_report(units, rep_table, problem, res, owner, measures, balance,
-                            tolerance, objective, owned_pot, groups, _rep_region(src, rep_table,
-                                                                                units))
+    out = alignment_report(units, rep_table, problem, res, owner, measures, balance,
+                           tolerance, objective, owned_pot, groups,
+                           _rep_region(src, rep_table, units))
+    _travel_note(src, out, config.align_max_travel_increase)
+    return out
+
+
+def _visits(src: PlanSource, units: pd.DataFrame, config: PlanConfig) -> np.ndarray:
+    """Trips a year to each account: its care model's touches when they are in person.
+
+    Travel is what a rep drives, so an account its care model serves remotely (inside
+    sales, digital) adds none, and a tier-1 account visited 24 times weighs three times
+    a field account visited 8 times.
+    """
+    touches = units.touches_per_year.astype(float)
+    if touches.isna().all():
+        src.note("plan: no segments output, so travel counts one trip a year per account")
+        return np.ones(len(units))
+    raw = units.coverage_role.astype("string")
+    roles = list(config.align_visit_roles)
+    visiting = (raw.isin(roles) | raw.replace(config.role_aliases).isin(roles))
+    return touches.where(visiting.fillna(False).to_numpy(), 0.0).fillna(0.0).to_numpy()
 
 
 def _objective(name: str, move_km: float, average_potential: float) -> Objective:
-    """``mixed``: km + ``move_km`` per account of average potential moved."""
-    if name != "mixed":
+    """Travel (round trips a year, km) and, for ``mixed``, ``move_km`` per account of
+    average potential moved."""
+    travel = Objective(distance=2.0, distance_weight="visits")
+    if name == "disruption":
         return Objective.parse(name)
-    if move_km == 0 or average_potential <= 0:
-        return Objective()
-    return Objective(distance=1.0, disruption=move_km / average_potential)
+    if name == "distance" or move_km == 0 or average_potential <= 0:
+        return travel
+    return Objective(distance=2.0, distance_weight="visits",
+                     disruption=move_km / average_potential)
+
+
+def _travel_note(src: PlanSource, out: AccountAlignment, limit: float) -> None:
+    """Say when the plan lengthens travel by more than ``limit``, and whose base to move."""
+    s = out.summary
+    before, after = s.get("travel_before_km", 0.0), s.get("travel_after_km", 0.0)
+    if not before or after / before - 1 <= limit:
+        return
+    reps = out.reps.assign(saving=out.reps.travel_after_km - out.reps.travel_suggested_km)
+    top = reps.nlargest(3, "saving")
+    top = top[top.saving > 0.02 * after]
+    moves = "; ".join(f"{r.rep_id} to ({r.base_suggested_lat:.2f}, {r.base_suggested_lon:.2f}) "
+                      f"saves {r.saving:,.0f} km" for r in top.itertuples())
+    src.note(f"plan: the balanced plan lengthens travel by {after / before - 1:.1%} "
+             f"({before:,.0f} → {after:,.0f} km a year), more than "
+             f"plan.align_max_travel_increase ({limit:.0%}): some reps' bases sit away from the "
+             "accounts a balanced book needs. "
+             + (f"Moving a base into its new book would help most for {moves} "
+                f"(all bases moved: {s['travel_if_bases_moved_km']:,.0f} km). " if moves else "")
+             + "`--objective distance` gives the shortest travel these bands allow and "
+             "`--pareto` what looser bands buy.")
 
 
 def _rep_region(src: PlanSource, reps: pd.DataFrame, units: pd.DataFrame) -> pd.Series:
