@@ -152,7 +152,7 @@ class PlanConfig(Section):
         description="Allowed deviation of each rep's total from the average, e.g. 0.1 = ±10%.")
     align_objective: Literal["mixed", "distance", "disruption"] = Field(
         "mixed",
-        description="What the alignment minimises: mixed (travel km from each rep's base plus "
+        description="What the alignment minimises: mixed (yearly travel from each rep's base plus "
         "align_move_km for every account of average potential that changes rep), distance "
         "(travel only) or disruption (potential moved only).")
     align_move_km: float = Field(
