@@ -16,7 +16,7 @@ import pandas as pd
 
 from growthmap.plan.alignment import _milp as milp
 from growthmap.plan.alignment._groups import Groups
-from growthmap.plan.alignment.territories import AlignmentProblem, AlignmentResult
+from growthmap.plan.alignment.territories import AlignmentProblem, AlignmentResult, Objective
 
 __all__ = ["AccountAlignment", "alignment_report"]
 
@@ -127,6 +127,14 @@ def _rep_rows(re: pd.DataFrame, problem: AlignmentProblem, res: AlignmentResult,
     reps["within_bounds"] = totals["within_bounds"].to_numpy()
     if problem.rep_xy is not None and problem.metric == "haversine":
         reps["base_lat"], reps["base_lon"] = problem.rep_xy[:, 0], problem.rep_xy[:, 1]
+        # the book each rep would have if every account went to its nearest allowed rep:
+        # far below target, the rep's base is away from the accounts; far above, its
+        # base is where many accounts are and one rep is not enough there
+        near = np.bincount(_nearest(problem), problem.potential, minlength=problem.n_reps)
+        target = totals["potential_target"].to_numpy(float)
+        reps["nearest_potential"] = near
+        reps["nearest_dev"] = np.divide(near, target, out=np.full(len(near), np.nan),
+                                        where=target > 0) - 1
         best = [_best_base(re[re.to_rep == rep], problem) for rep in problem.rep_ids]
         reps["base_suggested_lat"] = [b[0] for b in best]
         reps["base_suggested_lon"] = [b[1] for b in best]
@@ -169,3 +177,13 @@ def _best_base(book: pd.DataFrame, problem: AlignmentProblem) -> tuple[float, fl
     # accounts without a place travel as before (they sit at the old base)
     rest = float(book.travel_after_km[~book.index.isin(seen.index)].sum())
     return float(cxy[i, 0]), float(cxy[i, 1]), float(km[i]) + rest
+
+
+def _nearest(problem: AlignmentProblem, chunk: int = 20_000) -> np.ndarray:
+    """Each unit's nearest rep among those the rules allow (its lock wins)."""
+    out = np.empty(problem.n_units, dtype=np.int64)
+    plain = Objective(distance=1.0)
+    for start in range(0, problem.n_units, chunk):
+        units = np.arange(start, min(start + chunk, problem.n_units))
+        out[units] = np.argmin(problem.cost_block(units, plain), axis=0)
+    return out

@@ -269,7 +269,20 @@ def align_accounts(
     out = alignment_report(units, rep_table, problem, res, owner, measures, balance,
                            tolerance, objective, owned_pot, groups,
                            _rep_region(src, rep_table, units))
-    _travel_note(src, out, config.align_max_travel_increase)
+    s = out.summary
+    before, after = s.get("travel_before_km", 0.0), s.get("travel_after_km", 0.0)
+    if before and after / before - 1 > config.align_max_travel_increase:
+        if objective != "distance":  # the best the bands allow, to say what is achievable
+            try:
+                short = align_territories(problem, rules, _objective("distance", 0, 1),
+                                          method=method, **kw)
+                s["travel_shortest_km"], s["travel_floor_km"] = short.objective, \
+                    short.best_bound
+            except (InfeasibleError, RuntimeError, ValueError):
+                pass
+        else:
+            s["travel_shortest_km"], s["travel_floor_km"] = res.objective, res.best_bound
+        _travel_note(src, out, config.align_max_travel_increase)
     return out
 
 
@@ -303,24 +316,33 @@ def _objective(name: str, move_km: float, average_potential: float) -> Objective
 
 
 def _travel_note(src: PlanSource, out: AccountAlignment, limit: float) -> None:
-    """Say when the plan lengthens travel by more than ``limit``, and whose base to move."""
+    """Say that the plan lengthens travel by more than ``limit``, the least travel the
+    bands allow, and which reps' bases sit away from (or amid) the accounts."""
     s = out.summary
-    before, after = s.get("travel_before_km", 0.0), s.get("travel_after_km", 0.0)
-    if not before or after / before - 1 <= limit:
-        return
-    reps = out.reps.assign(saving=out.reps.travel_after_km - out.reps.travel_suggested_km)
-    top = reps.nlargest(3, "saving")
-    top = top[top.saving > 0.02 * after]
-    moves = "; ".join(f"{r.rep_id} to ({r.base_suggested_lat:.2f}, {r.base_suggested_lon:.2f}) "
-                      f"saves {r.saving:,.0f} km" for r in top.itertuples())
-    src.note(f"plan: the balanced plan lengthens travel by {after / before - 1:.1%} "
-             f"({before:,.0f} → {after:,.0f} km a year), more than "
-             f"plan.align_max_travel_increase ({limit:.0%}): some reps' bases sit away from the "
-             "accounts a balanced book needs. "
-             + (f"Moving a base into its new book would help most for {moves} "
-                f"(all bases moved: {s['travel_if_bases_moved_km']:,.0f} km). " if moves else "")
-             + "`--objective distance` gives the shortest travel these bands allow and "
-             "`--pareto` what looser bands buy.")
+    before, after = s["travel_before_km"], s["travel_after_km"]
+    text = (f"plan: the balanced plan lengthens travel by {after / before - 1:.1%} "
+            f"({before:,.0f} → {after:,.0f} km a year), more than "
+            f"plan.align_max_travel_increase ({limit:.0%}). ")
+    if "travel_floor_km" in s:
+        text += (f"No plan within these bands travels less than {s['travel_floor_km']:,.0f} "
+                 f"km a year ({s['travel_floor_km'] / before - 1:+.1%}; the shortest found: "
+                 f"{s['travel_shortest_km'] / before - 1:+.1%}), so the cause is where the "
+                 "reps are based, not the plan. ")
+    reps = out.reps
+    if "nearest_dev" in reps:
+        far = reps[reps.nearest_dev < -0.5].nsmallest(3, "nearest_dev")
+        busy = reps[reps.nearest_dev > 0.5].nlargest(3, "nearest_dev")
+        if len(far):
+            text += ("Bases away from the accounts (nearest rep for a share of potential "
+                     "far below the target): " + ", ".join(
+                         f"{r.rep_id} ({r.nearest_dev:+.0%})" for r in far.itertuples())
+                     + ". ")
+        if len(busy):
+            text += ("Bases amid more accounts than one rep can balance: " + ", ".join(
+                f"{r.rep_id} ({r.nearest_dev:+.0%})" for r in busy.itertuples())
+                + "; a base moved from the first list toward these shortens travel most. ")
+    text += "`--pareto` shows what looser bands buy."
+    src.note(text)
 
 
 def _rep_region(src: PlanSource, reps: pd.DataFrame, units: pd.DataFrame) -> pd.Series:
