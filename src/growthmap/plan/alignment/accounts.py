@@ -19,6 +19,7 @@ manager without a book gets none), unless a list is given.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,10 @@ from growthmap.plan.alignment.territories import (
 from growthmap.plan.rollups import PlanSource
 
 __all__ = ["MILP_MAX_PAIRS", "AccountAlignment", "align_accounts", "parse_locks"]
+
+#: Trips a year an account served remotely weighs in the solve (not in the travel
+#: reported): small enough to cost little travel, enough to prefer the nearer rep.
+REMOTE_TRIPS = 0.1
 
 #: Above this many (account, rep) pairs ``method="auto"`` goes straight to the heuristic:
 #: the exact MILP rarely finds a first plan for bigger problems within a minute.
@@ -249,15 +254,18 @@ def align_accounts(
         method = "heuristic" if pairs > MILP_MAX_PAIRS else "milp"
     kw = dict(max_disruption=limit, max_moved=max_moved, time_limit=time_limit,
               threads=threads)
+    # accounts served remotely cost no travel, but among equal plans a nearer rep is
+    # the one a leader expects: they weigh REMOTE_TRIPS trips a year in the solve only
+    solved = replace(problem, visits=np.where(visits > 0, visits, REMOTE_TRIPS))
     try:
         try:
-            res = align_territories(problem, rules, obj, method=method, **kw)
+            res = align_territories(solved, rules, obj, method=method, **kw)
         except RuntimeError:  # the MILP found no plan within the time limit
             if method != "milp":
                 raise
             src.note(f"plan: the exact solver found no alignment in {time_limit:.0f} s, so "
                      "the LP-based heuristic was used (its gap is reported)")
-            res = align_territories(problem, rules, obj, method="heuristic", **kw)
+            res = align_territories(solved, rules, obj, method="heuristic", **kw)
     except InfeasibleError:
         raise
     except ValueError as exc:  # the solver's own input checks
