@@ -144,6 +144,7 @@ def align_accounts(
     within: Sequence[str] | None = None,
     move_km: float | None = None,
     accounts: Sequence[str] | None = None,
+    explain: bool = True,
 ) -> AccountAlignment:
     """Align the accounts in scope to the reps, balanced within ``tolerance``.
 
@@ -157,6 +158,8 @@ def align_accounts(
     account stays in its region, country, manager or territory); ``move_km`` is what
     moving an account of average potential costs in the mixed objective, in km.
     ``accounts`` limits the alignment to those account ids (a manager's scope).
+    ``explain=False`` skips the travel check (the extra travel-only solve and its note),
+    as a grid of plans does.
     """
     tolerance = config.align_tolerance if tolerance is None else tolerance
     balance = list(config.align_balance if balance is None else balance)
@@ -279,7 +282,7 @@ def align_accounts(
                            _rep_region(src, rep_table, units))
     s = out.summary
     before, after = s.get("travel_before_km", 0.0), s.get("travel_after_km", 0.0)
-    if before and after / before - 1 > config.align_max_travel_increase:
+    if explain and before and after / before - 1 > config.align_max_travel_increase:
         if objective != "distance":  # the best the bands allow, to say what is achievable
             try:
                 short = align_territories(problem, rules, _objective("distance", 0, 1),

@@ -54,7 +54,8 @@ def alignment_front(src: PlanSource, config: PlanConfig, *,
                     owned = _owned_accounts(src, config, options)
                 cap = int(np.floor(share * owned))
             try:
-                out = align_accounts(src, config, tolerance=tol, max_moved=cap, **options)
+                out = align_accounts(src, config, tolerance=tol, max_moved=cap,
+                                     explain=False, **options)
             except InfeasibleError:
                 continue
             if owned is None:
@@ -80,8 +81,9 @@ def alignment_front(src: PlanSource, config: PlanConfig, *,
 
 def _owned_accounts(src: PlanSource, config: PlanConfig, options: dict) -> int:
     """Accounts with an owner in the alignment (what a cap on moves is a share of)."""
-    out = align_accounts(src, config, **{**options, "tolerance": 1.0,
-                                         "balance": ["potential"], "objective": "disruption"})
+    out = align_accounts(src, config, explain=False,
+                         **{**options, "tolerance": 1.0, "balance": ["potential"],
+                            "objective": "disruption"})
     return int(out.reassignment.from_rep.notna().sum())
 
 
