@@ -84,7 +84,7 @@ def test_max_moved_caps_the_moves_and_mixed_objective_moves_less(src):
     cap = max(travel.summary["moved"] // 2, 1)
     capped = align_accounts(src, cfg, objective="distance", max_moved=cap, time_limit=30)
     assert capped.summary["moved"] <= cap
-    assert capped.summary["distance_after_km"] >= travel.summary["distance_after_km"] * (
+    assert capped.summary["travel_after_km"] >= travel.summary["travel_after_km"] * (
         1 - travel.summary["gap"]) - 1e-6
     with pytest.raises(InfeasibleError):
         align_accounts(src, PlanConfig(align_tolerance=0.02), max_moved=0, time_limit=10)
@@ -97,7 +97,7 @@ def test_pareto_front_is_efficient(src):
     assert (front.moved_across_regions == 0).all()
     capped = front.dropna(subset=["max_moved"])
     assert (capped.moved <= capped.max_moved).all()
-    pts = front[["max_deviation", "moved", "distance_km"]].to_numpy(float)
+    pts = front[["max_deviation", "moved", "travel_km"]].to_numpy(float)
     for i in np.flatnonzero(front.efficient):
         better = (pts <= pts[i] + 1e-9).all(axis=1) & (pts < pts[i] - 1e-9).any(axis=1)
         assert not better.any()
@@ -148,6 +148,54 @@ def test_report_carries_the_alignment_and_its_map(ws, src):
     section = section[:section.index("</section>")]
     assert f"{out.summary['moved']:,} of {out.summary['accounts']:,} accounts change rep" \
         in section
-    assert "<svg" in section and "travel before (km)" in section
+    assert "<svg" in section and "travel before (km a year)" in section
     assert section.count("<tr>") == len(out.reps) + 1
     assert 'id="alignment"' not in render_report(ws)  # only when asked for
+
+
+def test_travel_is_visits_as_round_trips_from_the_base(src):
+    out = align_accounts(src, PlanConfig(align_tolerance=0.2), time_limit=30)
+    re = out.reassignment.set_index("account_id")
+    frame = src.frame().set_index("account_id").reindex(re.index)
+    # in person: the key account manager's and the field rep's touches; inside: none
+    in_person = frame.coverage_role.isin(["key_account_manager", "field"]).to_numpy()
+    visits = np.where(in_person, frame.touches_per_year.fillna(0).to_numpy(), 0.0)
+    assert np.allclose(re.visits_per_year, visits) and (visits == 0).any() and visits.any()
+    assert np.allclose(re.travel_after_km, 2 * visits * re.distance_after_km)
+    s = out.summary
+    assert s["travel_after_km"] == pytest.approx(re.travel_after_km.sum())
+    assert s["travel_before_km"] == pytest.approx(np.nansum(2 * visits * re.distance_before_km))
+    reps = out.reps.set_index("rep_id")
+    assert reps.travel_after_km.sum() == pytest.approx(s["travel_after_km"])
+
+
+def test_a_base_far_from_its_accounts_is_named_with_the_least_travel(tmp_path):
+    from tests.test_rollups import plan_world
+
+    # R2 is a new hire based in Madrid, far from North's accounts, with no book yet
+    tables = plan_world(0, 120)
+    reps, acc = tables["reps"].copy(), tables["accounts"].copy()
+    reps.loc[reps.rep_id == "R2", ["base_lat", "base_lon"]] = [40.4, -3.7]
+    acc.loc[acc.owner_rep_id == "R2", "owner_rep_id"] = "R3"
+    tables.update(reps=reps, accounts=acc)
+    ws = plan_workspace(tmp_path, n=120, inputs=tables)
+    try:
+        src = PlanSource.from_workspace(ws)
+        out = align_accounts(src, PlanConfig(align_tolerance=0.2), reps=SELLERS, time_limit=30)
+        s, by_rep = out.summary, out.reps.set_index("rep_id")
+        assert by_rep.loc["R2", "nearest_dev"] == pytest.approx(-1.0)  # nearest for nobody
+        assert by_rep.loc["R3", "nearest_dev"] > 0.5  # amid accounts it cannot keep alone
+        assert s["travel_after_km"] > 1.1 * s["travel_before_km"]
+        note = next(n for n in src.notes if "lengthens travel" in n)
+        assert "R2 (-100%)" in note and "R3 (+" in note and "travels less than" in note
+        # the least travel the bands allow is proven, and the plan is not far above it
+        assert s["travel_floor_km"] <= s["travel_shortest_km"] + 1e-6
+        assert s["travel_floor_km"] <= s["travel_after_km"] + 1e-6
+        # a base suggestion is a place among the rep's proposed accounts, and no worse
+        book = out.reassignment[out.reassignment.to_rep == "R2"]
+        assert (book.visits_per_year > 0).any()
+        assert (np.isclose(book.lat, by_rep.loc["R2", "base_suggested_lat"])
+                & np.isclose(book.lon, by_rep.loc["R2", "base_suggested_lon"])).any()
+        assert by_rep.loc["R2", "travel_suggested_km"] < by_rep.loc["R2", "travel_after_km"]
+    finally:
+        ws.close()

@@ -108,7 +108,8 @@ def test_outputs_have_the_agreed_columns(result):
     assert cols["potential"] == [
         "account_id", "family", "current", "potential", "low", "high", "whitespace",
         "whitespace_open", "whitespace_competitor", "share_of_wallet", "method",
-        "peer_group", "low_confidence", "drivers"]
+        "peer_group", "low_confidence", "drivers", "potential_model", "adjusted_by",
+        "adjusted_at"]
     assert cols["potential_account"] == [
         "account_id", "current", "potential", "low", "high", "whitespace",
         "share_of_wallet", "value_band", "potential_band", "matrix_cell", "road",

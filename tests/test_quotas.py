@@ -96,6 +96,32 @@ def test_exact_split_matches_bisection(rows, frac):
         np.testing.assert_allclose(got, np.clip(b * w, lo, hi), atol=1e-6)
 
 
+@settings(max_examples=150, deadline=None)
+@given(problems(), st.data())
+def test_per_unit_floors_hold(p, data):
+    # a key account manager's floor (1.0: never below last year) beside others' 0.9
+    hist, ws, target, h, _, cap = p
+    ratio = data.draw(st.lists(st.sampled_from([0.0, 0.9, 1.0]), min_size=len(hist),
+                               max_size=len(hist)))
+    floor_c = [to_cents(x * r) for x, r in zip(hist, ratio, strict=True)]
+    try:
+        q = split_target(_units(hist, ws), target, history_weight=h, floor_ratio=ratio,
+                         cap_ratio=cap)
+    except InfeasibleError:
+        hi = sum(x * cap for x in hist) if cap is not None and all(x > 0 for x in hist) \
+            else np.inf
+        assert sum(floor_c) > to_cents(target) - len(hist) or hi * 100 < to_cents(target) \
+            + len(hist)
+        assume(False)
+    assert int(q.quota_cents.sum()) == to_cents(target)
+    assert (q.quota_cents >= np.array(floor_c) - 1).all()
+    assert q.floor_ratio.tolist() == ratio
+    grown = to_cents(target) >= to_cents(sum(hist))
+    for i, r in enumerate(ratio):
+        if r >= 1.0 and grown:  # a unit held at last year never sits below it
+            assert q.quota_cents[i] >= round(hist[i] * 100) - 1
+
+
 def test_small_case_by_hand():
     # weights .25/.25/.5 give 75/75/150; the 90 floors bind and the rest goes to U2
     q = split_target(_units([100, 100, 0], [0, 0, 1000]), 300, history_weight=0.5,
@@ -143,6 +169,16 @@ def test_plan_quotas_on_a_workspace(tmp_path):
     assert set(qt.key) == {"N1", "N2", "S1", "S2"}
     with pytest.raises(ConfigError, match="exactly one"):
         plan_quotas(src, cfg, target=1.0, growth=0.1)
+    # key account managers (R1, R4) never get less than last year; the others' floor is 0.9
+    by_key = q.set_index("key")
+    assert by_key.loc[["R1", "R4"], "floor_ratio"].tolist() == [1.0, 1.0]
+    assert (by_key.loc[["R2", "R3", "R5", "R6"], "floor_ratio"] == 0.9).all()
+    assert (by_key.loc[["R1", "R4"], "quota"] >= by_key.loc[["R1", "R4"], "history"]).all()
+    low = plan_quotas(src, cfg, growth=-0.05)  # a shrinking target: key accounts still held
+    low = low.set_index("key")
+    assert (low.loc[["R1", "R4"], "quota"] >= low.loc[["R1", "R4"], "history"] - 0.01).all()
+    loose = plan_quotas(src, cfg.model_copy(update={"quota_floor_by_role": {}}), growth=-0.05)
+    assert (loose.floor_ratio == 0.9).all()
 
     # per family: each rep's families add up to the rep's total quota (its floors and
     # caps applied), the whole to the target; families near their company split

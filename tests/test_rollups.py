@@ -352,6 +352,12 @@ def test_cli_plan_commands(tmp_path):
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"  # the before/after map
     moves = pd.read_csv(tmp_path / "m.csv")
     assert moves.set_index("account_id").loc["A000", "to_rep"] == "R2"
+    # by default the map goes beside the moves file (never into the current directory)
+    (tmp_path / "out").mkdir()
+    r = cli("align", "--tolerance", "0.2", "-o", str(tmp_path / "out" / "moves.csv"))
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "alignment-map.png").read_bytes()[:4] == b"\x89PNG"
+    assert "alignment-map.png" in r.output.replace("\n", "")
     # user mistakes are one message and the exit code, never a traceback
     r = cli("book", "NOPE")
     assert r.exit_code == 5 and "no rep 'NOPE'" in r.output and "Traceback" not in r.output

@@ -122,6 +122,29 @@ def test_plan_page_review_quotas_capacity(server: dict[str, Any], browser: Any, 
     assert page.locator("#capacity tbody td.muted").count() == 0  # real rows, not "none"
     keys = page.locator("#capacity tbody tr td:first-child").all_inner_texts()
     assert all(" / " in k for k in keys)
+    # filter by region, then by territory: the reps listed narrow to that place
+    def options(name: str) -> list[str]:
+        return [o.get_attribute("value") or "" for o in
+                page.locator(f"select[name={name}] option").all()]
+
+    regions = [g for g in options("region") if g]
+    assert regions
+    page.select_option("select[name=region]", regions[0])
+    with page.expect_navigation():
+        page.click("form.filters button[type=submit]")
+    in_region = options("rep")
+    assert in_region and set(in_region) <= set(reps)
+    keys = page.locator("#capacity tbody tr td:first-child").all_inner_texts()
+    assert all(k.endswith(" / " + regions[0]) for k in keys if " / " in k)
+    terrs = [t for t in options("territory") if t]
+    assert terrs
+    page.select_option("select[name=territory]", terrs[0])
+    with page.expect_navigation():
+        page.click("form.filters button[type=submit]")
+    in_terr = options("rep")
+    assert in_terr and set(in_terr) <= set(in_region)
+    assert page.locator("select[name=territory]").input_value() == terrs[0]
+    assert page.locator("select[name=region]").input_value() == regions[0]
     page.screenshot(path=str(shots / f"plan-{user}.png"), full_page=True)
     assert outside == []
     page.close()

@@ -300,9 +300,10 @@ def align_cmd(
     pareto: Annotated[bool, typer.Option(
         "--pareto", help="Show the trade-off (balance vs accounts moved vs travel) over a "
         "grid of tolerances and caps instead of one plan.")] = False,
-    map_file: Annotated[str, typer.Option(
+    map_file: Annotated[str | None, typer.Option(
         "--map", help="Write the before/after map here (.png, .svg or .html); 'none' to "
-        "skip.")] = "alignment-map.png",
+        "skip. Default: alignment-map.png beside the -o file, else beside the workspace."
+        )] = None,
     snapshot: Snapshot = "latest",
     output: Output = None,
 ) -> None:
@@ -323,6 +324,7 @@ def align_cmd(
               locks=parse_locks(lock or []))
     with open_workspace(ctx, read_only=True) as ws:
         src = _source(ws, snapshot)
+        where = (output if output is not None else ws.path).resolve().parent
         if pareto:
             from growthmap.plan.alignment.front import alignment_front
 
@@ -337,10 +339,12 @@ def align_cmd(
     show(res.reps, "Rep books before → after",
          ["rep_id", "group", "accounts_before", "accounts_after", "moved_out",
           "moved_in", "potential_moved_out", "potential_moved_in", "potential_dev_after",
-          "workload_dev_after", "distance_before_km", "distance_after_km"])
+          "workload_dev_after", "travel_before_km", "travel_after_km"])
     console.print(align_sentence(res.summary))
     _write(res.reassignment, output)
-    if map_file.strip().lower() != "none":
+    if map_file is None:
+        _write_map(res, where / "alignment-map.png")
+    elif map_file.strip().lower() != "none":
         _write_map(res, Path(map_file))
     _notes(src.notes)
 
@@ -351,10 +355,11 @@ def align_sentence(s: dict) -> str:
             f"({s['potential_moved']:,.0f} EUR potential, {s['share_potential_moved']:.1%}); "
             f"{s['moved_across_regions']:,} change region; every rep within "
             f"±{s['tolerance']:.0%} of its target: {'yes' if s['within_bounds'] else 'no'}; ")
-    if "distance_after_km" in s:
-        before, after = s["distance_before_km"], s["distance_after_km"]
+    if "travel_after_km" in s:
+        before, after = s["travel_before_km"], s["travel_after_km"]
         change = f" ({after / before - 1:+.1%})" if before else ""
-        text += f"travel from rep bases {before:,.0f} km today → {after:,.0f} km{change}; "
+        text += (f"travel (visits a year as round trips from rep bases) {before:,.0f} km "
+                 f"today → {after:,.0f} km{change}; ")
     return text + f"{s['method']} ({s['status']}), gap to the best possible plan {s['gap']:.2%}"
 
 
@@ -373,7 +378,7 @@ def _write_map(res, path: Path) -> None:
     else:
         raise ConfigError(f"cannot write a map as {path.name}",
                           hint="name the map file .png, .svg or .html")
-    console.print(f"wrote the map to {path}")
+    console.print(f"wrote the map to {path.resolve()}")
 
 
 @plan_app.command("scorecard")

@@ -76,7 +76,14 @@ class PlanConfig(Section):
         "split by whitespace, so more potential means more uplift.")
     quota_floor_ratio: float = Field(
         0.9, ge=0, le=10,
-        description="No quota below this multiple of the unit's current value (0 = no floor).")
+        description="No quota below this multiple of the unit's current value (0 = no floor); "
+        "quota_floor_by_role overrides it for reps of a role.")
+    quota_floor_by_role: dict[str, float] = Field(
+        default_factory=lambda: {"account_director": 1.0, "key_account_manager": 1.0},
+        description="Quotas by rep: the floor ratio for reps of these roles (reps.role, or the "
+        "care-model role it stands for), instead of quota_floor_ratio. A key account's quota "
+        "below last year's revenue is not one a sales leader signs, so account directors and "
+        "key account managers start at 1.0 (never below last year).")
     quota_cap_ratio: float | None = Field(
         1.5, gt=0, le=100,
         description="No quota above this multiple of the unit's current value, for units with "
@@ -145,14 +152,24 @@ class PlanConfig(Section):
         description="Allowed deviation of each rep's total from the average, e.g. 0.1 = ±10%.")
     align_objective: Literal["mixed", "distance", "disruption"] = Field(
         "mixed",
-        description="What the alignment minimises: mixed (travel km from each rep's base plus "
+        description="What the alignment minimises: mixed (yearly travel from each rep's base plus "
         "align_move_km for every account of average potential that changes rep), distance "
         "(travel only) or disruption (potential moved only).")
     align_move_km: float = Field(
-        100.0, ge=0, le=100_000,
-        description="In the mixed objective, the travel (km) that moving one account of "
+        1_000.0, ge=0, le=1_000_000,
+        description="In the mixed objective, the yearly travel (km) that moving one account of "
         "average potential to another rep is worth; a bigger account weighs more. 0 = travel "
         "only.")
+    align_visit_roles: list[str] = Field(
+        ["account_director", "key_account_manager", "field_rep", "field"],
+        description="Care-model coverage roles whose touches are visits in person: travel is "
+        "each such account's touches_per_year as round trips from its rep's base; accounts "
+        "served remotely (inside sales, digital) add no travel.")
+    align_max_travel_increase: float = Field(
+        0.1, ge=0, le=10,
+        description="When the proposed plan lengthens travel by more than this share, the "
+        "answer says so and names the reps whose base, moved into their new book, would "
+        "save the most travel.")
     align_within: list[str] = Field(
         ["region"],
         description="Hard rules: an account may only go to a rep of its own region, country, "

@@ -103,7 +103,8 @@ OUTPUTS: dict[str, Output] = {o.name: o for o in (
                f"{_ACCOUNT}, family str, current float, potential float, low float, "
                "high float, whitespace float, whitespace_open float, "
                "whitespace_competitor float, share_of_wallet float, method str, "
-               "peer_group str, low_confidence bool, drivers str")),
+               "peer_group str, low_confidence bool, drivers str, potential_model float, "
+               "adjusted_by str, adjusted_at timestamp")),
     Output("whitespace_competitor", "potential",
            "Whitespace held by each competitor, per account and family.",
            ("account_id", "family", "competitor"),

@@ -81,6 +81,87 @@ def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
     return out
 
 
+def _anchors(cities: np.ndarray, sect: np.ndarray) -> np.ndarray:
+    """The city each of ``cities`` is served from: itself when it has territories,
+    else the nearest city that has."""
+    anchors = cities[sect[cities] > 0]
+    out = cities.copy()
+    for i, c in enumerate(cities):
+        if sect[c] == 0:  # small city: joins the nearest anchor city
+            dx = (_CITY_LON[anchors] - _CITY_LON[c]) * math.cos(math.radians(_CITY_LAT[c]))
+            out[i] = anchors[np.argmin(dx**2 + (_CITY_LAT[anchors] - _CITY_LAT[c]) ** 2)]
+    return out
+
+
+#: A city's territories may be folded into a neighbour's only within this distance (km):
+#: a field rep's day trip, never a flight.
+FOLD_KM = 400.0
+
+
+def _km(a: int, b: np.ndarray) -> np.ndarray:
+    """Approximate km from city ``a`` to cities ``b`` (flat earth; cities are close)."""
+    dx = (_CITY_LON[b] - _CITY_LON[a]) * math.cos(math.radians(_CITY_LAT[a]))
+    return 111.2 * np.sqrt(dx**2 + (_CITY_LAT[b] - _CITY_LAT[a]) ** 2)
+
+
+def _balanced_seats(cities: np.ndarray, k: int) -> np.ndarray:
+    """Territories per city of one region, as a sales-operations team would cut them.
+
+    Seats go to cities by their own share of companies, then one seat at a time moves
+    between cities that have seats while that evens out the companies per territory (each city's own
+    plus those of the small cities it serves; compared from the busiest territory
+    down).  A city may lose its last seat only when it and the cities it serves hold
+    less than half a territory's average share, and every city it served lies within
+    ``FOLD_KM`` of another city with territories (no city ends up farther from its
+    territories' city than that, or than it already was): two seats in two mid-size Texan cities
+    while a metropolis with its suburbs has one is not a design anyone signs (it puts
+    field reps where few accounts are), and neither is a capital served by plane.
+    """
+    sect = np.zeros(len(CITIES), dtype=np.int64)
+    sect[cities] = _largest_remainder(_CITY_W[cities], k)
+
+    def loads(seats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Companies per territory (busiest first) and each city's km to its anchor."""
+        anchor = _anchors(cities, seats)
+        km = np.array([_km(int(a), np.array([c]))[0] for c, a in zip(cities, anchor,
+                                                                      strict=True)])
+        catch = np.bincount(anchor, weights=_CITY_W[cities], minlength=len(CITIES))
+        held = cities[seats[cities] > 0]
+        return np.sort(catch[held] / seats[held])[::-1], km
+
+    def better(a: np.ndarray, b: np.ndarray) -> bool:  # a evens out more than b
+        n = max(len(a), len(b))
+        a, b = np.pad(a, (0, n - len(a))), np.pad(b, (0, n - len(b)))
+        diff = np.flatnonzero(np.abs(a - b) > 1e-9)
+        return bool(diff.size) and a[diff[0]] < b[diff[0]]
+
+    now, km = loads(sect)
+    while True:
+        best = None
+        held = cities[sect[cities] > 0]
+        catch = np.bincount(_anchors(cities, sect), weights=_CITY_W[cities],
+                            minlength=len(CITIES))
+        small = 0.5 * _CITY_W[cities].sum() / k  # a city this small needs no rep of its own
+        for lo in held[np.argsort(catch[held], kind="stable")]:  # ties: the smaller city folds
+            if sect[lo] == 1 and catch[lo] >= small:
+                continue
+            for hi in held:  # a city without territories never gets one: reps stay in cities
+                if hi == lo:
+                    continue
+                trial = sect.copy()
+                trial[lo] -= 1
+                trial[hi] += 1
+                got, got_km = loads(trial)
+                if ((got_km > np.maximum(km, FOLD_KM)).any()
+                        or not better(got, now if best is None else best[1])):
+                    continue
+                best = (trial, got, got_km)
+        if best is None:
+            break
+        sect, now, km = best
+    return sect[cities]
+
+
 @dataclass(frozen=True)
 class Layout:
     """The size-dependent frame of a world: territory hierarchy, reps and lookup arrays.
@@ -120,11 +201,8 @@ def make_layout(n_accounts: int, seed: int) -> Layout:
     anchor = np.arange(len(CITIES))
     for r in range(n_regions):
         cities = np.flatnonzero(r == _CITY_REGION)
-        sect[cities] = _largest_remainder(_CITY_W[cities], int(k_region[r]))
-        anchors = cities[sect[cities] > 0]
-        for c in cities[sect[cities] == 0]:  # small city: joins the nearest anchor city
-            dx = (_CITY_LON[anchors] - _CITY_LON[c]) * math.cos(math.radians(_CITY_LAT[c]))
-            anchor[c] = anchors[np.argmin(dx**2 + (_CITY_LAT[anchors] - _CITY_LAT[c]) ** 2)]
+        sect[cities] = _balanced_seats(cities, int(k_region[r]))
+        anchor[cities] = _anchors(cities, sect)
 
     width = max(3, len(str(k)))
     leaf_city: list[int] = []

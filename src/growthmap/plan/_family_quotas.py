@@ -32,7 +32,7 @@ FIT_ROUNDS = 200
 
 
 def split_within_units(cells: pd.DataFrame, totals: pd.DataFrame, families: pd.DataFrame,
-                       *, history_weight: float, floor_ratio: float,
+                       *, history_weight: float, floor_ratio: float | pd.Series,
                        cap_ratio: float | None) -> pd.DataFrame:
     """Family quotas per unit.
 
@@ -40,6 +40,7 @@ def split_within_units(cells: pd.DataFrame, totals: pd.DataFrame, families: pd.D
     units' quotas (``key, quota_cents``); ``families``: the company quota per family
     (``key, quota``).  Returns one row per (unit, family) with ``quota_cents``,
     ``quota``, ``floor``, ``cap``, ``uplift_pct`` and ``family_target``.
+    ``floor_ratio`` is one ratio or one per unit key (a Series), as the totals used.
     """
     units = totals.key.astype(str).tolist()
     fams = families.key.astype(str).tolist()
@@ -54,6 +55,8 @@ def split_within_units(cells: pd.DataFrame, totals: pd.DataFrame, families: pd.D
     unit_q = unit_c / 100
     seed = fam_q[None, :] * _share(hist, ws, history_weight)
     fitted = _fit(seed, unit_q, fam_q)
+    if isinstance(floor_ratio, pd.Series):
+        floor_ratio = floor_ratio.reindex(units).to_numpy(float)[:, None]
     lo = hist * floor_ratio
     hi = np.where(hist > 0, hist * cap_ratio, np.inf) if cap_ratio is not None else \
         np.full_like(hist, np.inf)

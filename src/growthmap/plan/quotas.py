@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,7 @@ def split_target(
     target: float,
     *,
     history_weight: float = 0.5,
-    floor_ratio: float = 0.0,
+    floor_ratio: float | Sequence[float] = 0.0,
     cap_ratio: float | None = None,
     floors: Mapping[str, float] | None = None,
     caps: Mapping[str, float] | None = None,
@@ -77,7 +77,8 @@ def split_target(
     Returns the units with: weight, floor, cap, history_part, potential_part, adjustment
     (what floors, caps and rounding added or took), quota (float), quota_cents (int),
     uplift (quota - history), uplift_pct.  ``multiplier`` scales each unit's weight
-    (life-cycle weights of families).
+    (life-cycle weights of families).  ``floor_ratio`` is one ratio, or one per unit
+    (a key account manager's floor is higher than an inside rep's).
     """
     if not 0 <= history_weight <= 1:
         raise ConfigError(f"quota history weight must be between 0 and 1, got {history_weight}",
@@ -95,7 +96,8 @@ def split_target(
         weight = weight * multiplier.to_numpy(float)
         weight = weight / weight.sum() if weight.sum() > 0 else weight
     target_cents = to_cents(target)
-    lo = hist * floor_ratio * 100
+    ratio = np.broadcast_to(np.asarray(floor_ratio, dtype=float), hist.shape)
+    lo = hist * ratio * 100
     hi = np.where((hist > 0) & (cap_ratio is not None), hist * (cap_ratio or 0) * 100, np.inf)
     for mapping, arr, name in ((floors or {}, lo, "floor"), (caps or {}, hi, "cap")):
         unknown = sorted(set(mapping) - set(keys))
@@ -129,6 +131,7 @@ def split_target(
     df["key"] = keys
     df["weight"] = weight
     df["floor"] = lo_c / 100
+    df["floor_ratio"] = ratio
     df["cap"] = np.where(np.isfinite(hi), hi_c / 100, np.nan)
     df["history_part"] = t * a * h_share
     df["potential_part"] = t * (1 - a) * w_share
@@ -222,9 +225,26 @@ def plan_quotas(src: PlanSource, config: PlanConfig, *, target: float | None = N
         raise WorkspaceError(f"no {by} to give quotas to",
                              hint=f"set {_UNIT.get(by)} on accounts or load the reps table")
     out = split_target(units, amount, history_weight=config.quota_history_weight,
-                       floor_ratio=config.quota_floor_ratio, cap_ratio=config.quota_cap_ratio,
+                       floor_ratio=floor_ratios(src, config, units.key, by),
+                       cap_ratio=config.quota_cap_ratio,
                        floors=config.quota_floors, caps=config.quota_caps)
     return out.assign(level=by, family=None)
+
+
+def floor_ratios(src: PlanSource, config: PlanConfig, keys: pd.Series, by: str) -> np.ndarray:
+    """Each unit's floor ratio: ``plan.quota_floor_by_role`` for a rep of a listed role
+    (matched on ``reps.role`` or the care-model role it aliases), else
+    ``plan.quota_floor_ratio``."""
+    default = np.full(len(keys), config.quota_floor_ratio)
+    rules = config.quota_floor_by_role
+    reps = src.input_frame("reps") if by == "rep" and rules else None
+    if reps is None or "role" not in reps:
+        return default
+    alias = config.role_aliases
+    by_role = {alias.get(k, k): v for k, v in rules.items()} | dict(rules)
+    role = reps.set_index(reps.rep_id.astype(str)).role.astype("string")
+    ratio = keys.astype(str).map(role).map(by_role).astype(float).to_numpy()
+    return np.where(np.isnan(ratio), default, ratio)
 
 
 def family_quotas(src: PlanSource, config: PlanConfig, *, target: float | None = None,
@@ -276,8 +296,8 @@ def family_quotas(src: PlanSource, config: PlanConfig, *, target: float | None =
 
     out = split_within_units(
         cells, totals[["key", "quota_cents"]], fq[["key", "quota"]],
-        history_weight=config.quota_history_weight, floor_ratio=config.quota_floor_ratio,
-        cap_ratio=config.quota_cap_ratio)
+        history_weight=config.quota_history_weight,
+        floor_ratio=totals.set_index("key").floor_ratio, cap_ratio=config.quota_cap_ratio)
     out["lifecycle_stage"] = out.family.map(stage)
     unit_total = totals.set_index("key").quota
     out["explanation"] = [

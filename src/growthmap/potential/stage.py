@@ -530,7 +530,7 @@ def stage(ctx: RunContext) -> None:
 
     Its backtest (:mod:`growthmap.potential.backtest`) is run by the runner, before this.
     """
-    from growthmap.potential.feedback import apply_feedback
+    from growthmap.potential.feedback import apply_family_feedback, apply_feedback
 
     cfg = ctx.config.potential
     backtest = ctx.backtests.get("potential")
@@ -549,7 +549,9 @@ def stage(ctx: RunContext) -> None:
                  f"backtest (Spearman with the next 12 months' spend {bt['model']:.3f} vs "
                  f"{bt['baseline']:.3f}), so the run publishes {what}")
     res = compute_potential(ctx, weight)
-    res.account = apply_feedback(ctx, res.account)  # reps' reviewed figures, if enabled
+    # reps' reviewed figures, if enabled: on single families, then on totals
+    res.potential, res.account = apply_family_feedback(ctx, res.potential, res.account)
+    res.account = apply_feedback(ctx, res.account)
     # keep what the run keeps (it may move large outputs out of memory), not our copies
     res.potential = ctx.put("potential", res.potential)
     res.competitor = ctx.put("whitespace_competitor", res.competitor)

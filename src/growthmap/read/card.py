@@ -55,6 +55,9 @@ class FamilyLine(BaseModel):
     low_confidence: bool | None = Field(None, description="Too few peers or wide interval.")
     drivers: list[dict[str, Any]] = Field(default_factory=list,
                                           description="Features that moved the potential.")
+    potential_model: float | None = Field(None, description="The model's own figure, when a "
+                                          "rep's reviewed figure is published instead.")
+    adjusted_by: str | None = Field(None, description="Who reviewed this family's figure.")
 
 
 class CompetitorHolding(BaseModel):
@@ -297,7 +300,8 @@ def _families(ws: Workspace, sid: int, account_id: str) -> list[FamilyLine]:
             revenue_prior=c.get("revenue_prior"),
             **{k: p.get(k) for k in ("potential", "low", "high", "whitespace", "whitespace_open",
                                      "whitespace_competitor", "share_of_wallet", "method",
-                                     "peer_group", "low_confidence")},
+                                     "peer_group", "low_confidence", "potential_model",
+                                     "adjusted_by")},
             ptb=fam_ptb.get(fam), drivers=_json_list(p.get("drivers"))))
     return lines
 

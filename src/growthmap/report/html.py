@@ -159,8 +159,8 @@ def _alignment(out: Any, rc: Any) -> dict[str, Any] | None:
             ("potential_moved_out", "potential moved out (EUR)", "money"),
             ("potential_moved_in", "potential moved in (EUR)", "money"),
             ("potential_dev_after", "potential vs target", "pct"),
-            ("distance_before_km", "travel before (km)", "money"),
-            ("distance_after_km", "travel after (km)", "money")]
+            ("travel_before_km", "travel before (km a year)", "money"),
+            ("travel_after_km", "travel after (km a year)", "money")]
     return {"summary": out.summary, "reps": _table(out.reps, cols),
             "map": _svg(alignment_map(out.reassignment, out.reps, width=rc.chart_width))}
 

@@ -114,9 +114,9 @@ def alignment_map(reassignment: pd.DataFrame, reps: pd.DataFrame, *,
             _panel(part, mine, "to_rep", f"{name} proposed".strip(), color, side)))
     n_moved = int(reassignment.moved.sum())
     sub = f"{n_moved:,} of {len(reassignment):,} accounts change rep (ringed on the right)"
-    if {"distance_before_km", "distance_after_km"} <= set(reassignment.columns):
-        sub += (f" · travel {np.nansum(reassignment.distance_before_km):,.0f} km → "
-                f"{reassignment.distance_after_km.sum():,.0f} km")
+    if {"travel_before_km", "travel_after_km"} <= set(reassignment.columns):
+        sub += (f" · travel {np.nansum(reassignment.travel_before_km):,.0f} → "
+                f"{reassignment.travel_after_km.sum():,.0f} km a year (visits as round trips)")
     chart = alt.vconcat(*rows) if len(rows) > 1 else rows[0]
     return _finish(chart.resolve_scale(color="shared").properties(
         title=_title(title or "Alignment: accounts and rep bases by rep", sub)))

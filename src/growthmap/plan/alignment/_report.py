@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from growthmap.plan.alignment import _milp as milp
 from growthmap.plan.alignment._groups import Groups
-from growthmap.plan.alignment.territories import AlignmentProblem, AlignmentResult
+from growthmap.plan.alignment.territories import AlignmentProblem, AlignmentResult, Objective
 
 __all__ = ["AccountAlignment", "alignment_report"]
 
@@ -59,6 +60,10 @@ def alignment_report(units: pd.DataFrame, rep_table: pd.DataFrame, problem: Alig
         bi = idx.get_indexer(pd.Series(before, dtype=object).fillna("").astype(str))
         km = _pair_km(problem, np.where(bi >= 0, bi, 0))
         re["distance_before_km"] = np.where(bi >= 0, km, np.nan)
+        visits = problem.visits if problem.visits is not None else np.ones(len(re))
+        re["visits_per_year"] = visits
+        re["travel_before_km"] = 2 * visits * re.distance_before_km
+        re["travel_after_km"] = 2 * visits * re.distance_after_km
     reps = _rep_rows(re, problem, res, measures, rep_table, groups)
     moved_pot = float(re.loc[re.moved, "potential"].sum())
     dev_after = {m: float(reps[f"{m}_dev_after"].abs().max()) for m in balance
@@ -82,6 +87,10 @@ def alignment_report(units: pd.DataFrame, rep_table: pd.DataFrame, problem: Alig
         summary["distance_after_km"] = float(re.distance_after_km.sum())
         owned = re.from_rep.notna()
         summary["distance_owned_after_km"] = float(re.distance_after_km[owned].sum())
+        summary["travel_before_km"] = float(np.nansum(re.travel_before_km))
+        summary["travel_after_km"] = float(re.travel_after_km.sum())
+        if "travel_suggested_km" in reps:
+            summary["travel_if_bases_moved_km"] = float(reps.travel_suggested_km.sum())
     return AccountAlignment(reassignment=re, reps=reps, result=res, summary=summary)
 
 
@@ -111,11 +120,25 @@ def _rep_rows(re: pd.DataFrame, problem: AlignmentProblem, res: AlignmentResult,
         if "distance_after_km" in re:
             row["distance_before_km"] = float(re.loc[b, "distance_before_km"].sum())
             row["distance_after_km"] = float(re.loc[a, "distance_after_km"].sum())
+            row["travel_before_km"] = float(re.loc[b, "travel_before_km"].sum())
+            row["travel_after_km"] = float(re.loc[a, "travel_after_km"].sum())
         rows.append(row)
     reps = pd.DataFrame(rows)
     reps["within_bounds"] = totals["within_bounds"].to_numpy()
     if problem.rep_xy is not None and problem.metric == "haversine":
         reps["base_lat"], reps["base_lon"] = problem.rep_xy[:, 0], problem.rep_xy[:, 1]
+        # the book each rep would have if every account went to its nearest allowed rep:
+        # far below target, the rep's base is away from the accounts; far above, its
+        # base is where many accounts are and one rep is not enough there
+        near = np.bincount(_nearest(problem), problem.potential, minlength=problem.n_reps)
+        target = totals["potential_target"].to_numpy(float)
+        reps["nearest_potential"] = near
+        reps["nearest_dev"] = np.divide(near, target, out=np.full(len(near), np.nan),
+                                        where=target > 0) - 1
+        best = [_best_base(re[re.to_rep == rep], problem) for rep in problem.rep_ids]
+        reps["base_suggested_lat"] = [b[0] for b in best]
+        reps["base_suggested_lon"] = [b[1] for b in best]
+        reps["travel_suggested_km"] = [b[2] for b in best]
     if "name" in rep_table:
         reps.insert(1, "name", rep_table.set_index("rep_id").reindex(reps.rep_id)["name"]
                     .to_numpy())
@@ -130,4 +153,37 @@ def _pair_km(problem: AlignmentProblem, rep_index: np.ndarray) -> np.ndarray:
     for r in np.unique(rep_index):
         mask = rep_index == r
         out[mask] = problem.distance_block(np.flatnonzero(mask), np.array([r]))[0]
+    return out
+
+
+#: Candidate bases tried per rep when suggesting where a base would serve its book best.
+BASE_CANDIDATES = 400
+
+
+def _best_base(book: pd.DataFrame, problem: AlignmentProblem) -> tuple[float, float, float]:
+    """(lat, lon, yearly km) of the visited account of ``book`` from which the book's
+    visits are the shortest: where a rep's base would best serve its proposed accounts.
+
+    A real account's place, not a point in the sea; up to ``BASE_CANDIDATES`` of the
+    most visited accounts are tried.
+    """
+    seen = book[(book.visits_per_year > 0) & book.lat.notna() & book.lon.notna()]
+    if seen.empty:
+        return np.nan, np.nan, float(book.travel_after_km.sum())
+    cand = seen.nlargest(BASE_CANDIDATES, "visits_per_year", keep="first")
+    xy, cxy = seen[["lat", "lon"]].to_numpy(), cand[["lat", "lon"]].to_numpy()
+    km = milp.metric_block(cxy, xy, problem.metric) @ (2 * seen.visits_per_year.to_numpy())
+    i = int(np.argmin(km))
+    # accounts without a place travel as before (they sit at the old base)
+    rest = float(book.travel_after_km[~book.index.isin(seen.index)].sum())
+    return float(cxy[i, 0]), float(cxy[i, 1]), float(km[i]) + rest
+
+
+def _nearest(problem: AlignmentProblem, chunk: int = 20_000) -> np.ndarray:
+    """Each unit's nearest rep among those the rules allow (its lock wins)."""
+    out = np.empty(problem.n_units, dtype=np.int64)
+    plain = Objective(distance=1.0)
+    for start in range(0, problem.n_units, chunk):
+        units = np.arange(start, min(start + chunk, problem.n_units))
+        out[units] = np.argmin(problem.cost_block(units, plain), axis=0)
     return out

@@ -19,6 +19,7 @@ manager without a book gets none), unless a list is given.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,10 @@ from growthmap.plan.alignment.territories import (
 from growthmap.plan.rollups import PlanSource
 
 __all__ = ["MILP_MAX_PAIRS", "AccountAlignment", "align_accounts", "parse_locks"]
+
+#: Trips a year an account served remotely weighs in the solve (not in the travel
+#: reported): small enough to cost little travel, enough to prefer the nearer rep.
+REMOTE_TRIPS = 0.1
 
 #: Above this many (account, rep) pairs ``method="auto"`` goes straight to the heuristic:
 #: the exact MILP rarely finds a first plan for bigger problems within a minute.
@@ -139,6 +144,7 @@ def align_accounts(
     within: Sequence[str] | None = None,
     move_km: float | None = None,
     accounts: Sequence[str] | None = None,
+    explain: bool = True,
 ) -> AccountAlignment:
     """Align the accounts in scope to the reps, balanced within ``tolerance``.
 
@@ -152,6 +158,8 @@ def align_accounts(
     account stays in its region, country, manager or territory); ``move_km`` is what
     moving an account of average potential costs in the mixed objective, in km.
     ``accounts`` limits the alignment to those account ids (a manager's scope).
+    ``explain=False`` skips the travel check (the extra travel-only solve and its note),
+    as a grid of plans does.
     """
     tolerance = config.align_tolerance if tolerance is None else tolerance
     balance = list(config.align_balance if balance is None else balance)
@@ -225,6 +233,7 @@ def align_accounts(
         raise NotFoundError(f"locks name rep(s) not in the alignment: {', '.join(unknown_rep[:5])}",
                             hint=f"use one of: {', '.join(rep_ids[:10])}")
     unit_xy, rep_xy = _coordinates(src, units, rep_table)
+    visits = _visits(src, units, config)
     if objective in ("distance", "mixed") and unit_xy is None:
         src.note("plan: accounts have no lat/lon, so alignment minimises disruption instead of "
                  "distance")
@@ -236,7 +245,7 @@ def align_accounts(
         count=measures["count"], current_owner=owner.astype(object).where(owner.notna(), None)
         .to_numpy(), locked=locks or None, unit_xy=unit_xy, rep_xy=rep_xy,
         metric="haversine", unit_group=None if groups is None else groups.unit_codes,
-        rep_group=None if groups is None else groups.rep_codes)
+        rep_group=None if groups is None else groups.rep_codes, visits=visits)
     owned = owner.notna().to_numpy()
     owned_pot = float(measures["potential"][owned].sum())
     limit = None if max_disruption is None else max_disruption * owned_pot
@@ -248,15 +257,18 @@ def align_accounts(
         method = "heuristic" if pairs > MILP_MAX_PAIRS else "milp"
     kw = dict(max_disruption=limit, max_moved=max_moved, time_limit=time_limit,
               threads=threads)
+    # accounts served remotely cost no travel, but among equal plans a nearer rep is
+    # the one a leader expects: they weigh REMOTE_TRIPS trips a year in the solve only
+    solved = replace(problem, visits=np.where(visits > 0, visits, REMOTE_TRIPS))
     try:
         try:
-            res = align_territories(problem, rules, obj, method=method, **kw)
+            res = align_territories(solved, rules, obj, method=method, **kw)
         except RuntimeError:  # the MILP found no plan within the time limit
             if method != "milp":
                 raise
             src.note(f"plan: the exact solver found no alignment in {time_limit:.0f} s, so "
                      "the LP-based heuristic was used (its gap is reported)")
-            res = align_territories(problem, rules, obj, method="heuristic", **kw)
+            res = align_territories(solved, rules, obj, method="heuristic", **kw)
     except InfeasibleError:
         raise
     except ValueError as exc:  # the solver's own input checks
@@ -265,18 +277,83 @@ def align_accounts(
     except RuntimeError as exc:
         raise InfeasibleError(f"no alignment found: {exc}",
                               hint="raise plan.align_time_limit or widen the tolerance") from None
-    return alignment_report(units, rep_table, problem, res, owner, measures, balance,
-                            tolerance, objective, owned_pot, groups, _rep_region(src, rep_table,
-                                                                                units))
+    out = alignment_report(units, rep_table, problem, res, owner, measures, balance,
+                           tolerance, objective, owned_pot, groups,
+                           _rep_region(src, rep_table, units))
+    s = out.summary
+    before, after = s.get("travel_before_km", 0.0), s.get("travel_after_km", 0.0)
+    if explain and before and after / before - 1 > config.align_max_travel_increase:
+        if objective != "distance":  # the best the bands allow, to say what is achievable
+            try:
+                short = align_territories(problem, rules, _objective("distance", 0, 1),
+                                          method=method, **kw)
+                s["travel_shortest_km"], s["travel_floor_km"] = short.objective, \
+                    short.best_bound
+            except (InfeasibleError, RuntimeError, ValueError):
+                pass
+        else:
+            s["travel_shortest_km"], s["travel_floor_km"] = res.objective, res.best_bound
+        _travel_note(src, out, config.align_max_travel_increase)
+    return out
+
+
+def _visits(src: PlanSource, units: pd.DataFrame, config: PlanConfig) -> np.ndarray:
+    """Trips a year to each account: its care model's touches when they are in person.
+
+    Travel is what a rep drives, so an account its care model serves remotely (inside
+    sales, digital) adds none, and a tier-1 account visited 24 times weighs three times
+    a field account visited 8 times.
+    """
+    touches = units.touches_per_year.astype(float)
+    if touches.isna().all():
+        src.note("plan: no segments output, so travel counts one trip a year per account")
+        return np.ones(len(units))
+    raw = units.coverage_role.astype("string")
+    roles = list(config.align_visit_roles)
+    visiting = (raw.isin(roles) | raw.replace(config.role_aliases).isin(roles))
+    return touches.where(visiting.fillna(False).to_numpy(), 0.0).fillna(0.0).to_numpy()
 
 
 def _objective(name: str, move_km: float, average_potential: float) -> Objective:
-    """``mixed``: km + ``move_km`` per account of average potential moved."""
-    if name != "mixed":
+    """Travel (round trips a year, km) and, for ``mixed``, ``move_km`` per account of
+    average potential moved."""
+    travel = Objective(distance=2.0, distance_weight="visits")
+    if name == "disruption":
         return Objective.parse(name)
-    if move_km == 0 or average_potential <= 0:
-        return Objective()
-    return Objective(distance=1.0, disruption=move_km / average_potential)
+    if name == "distance" or move_km == 0 or average_potential <= 0:
+        return travel
+    return Objective(distance=2.0, distance_weight="visits",
+                     disruption=move_km / average_potential)
+
+
+def _travel_note(src: PlanSource, out: AccountAlignment, limit: float) -> None:
+    """Say that the plan lengthens travel by more than ``limit``, the least travel the
+    bands allow, and which reps' bases sit away from (or amid) the accounts."""
+    s = out.summary
+    before, after = s["travel_before_km"], s["travel_after_km"]
+    text = (f"plan: the balanced plan lengthens travel by {after / before - 1:.1%} "
+            f"({before:,.0f} → {after:,.0f} km a year), more than "
+            f"plan.align_max_travel_increase ({limit:.0%}). ")
+    if "travel_floor_km" in s:
+        text += (f"No plan within these bands travels less than {s['travel_floor_km']:,.0f} "
+                 f"km a year ({s['travel_floor_km'] / before - 1:+.1%}; the shortest found: "
+                 f"{s['travel_shortest_km'] / before - 1:+.1%}), so the cause is where the "
+                 "reps are based, not the plan. ")
+    reps = out.reps
+    if "nearest_dev" in reps:
+        far = reps[reps.nearest_dev < -0.5].nsmallest(3, "nearest_dev")
+        busy = reps[reps.nearest_dev > 0.5].nlargest(3, "nearest_dev")
+        if len(far):
+            text += ("Bases away from the accounts (nearest rep for a share of potential "
+                     "far below the target): " + ", ".join(
+                         f"{r.rep_id} ({r.nearest_dev:+.0%})" for r in far.itertuples())
+                     + ". ")
+        if len(busy):
+            text += ("Bases amid more accounts than one rep can balance: " + ", ".join(
+                f"{r.rep_id} ({r.nearest_dev:+.0%})" for r in busy.itertuples())
+                + "; a base moved from the first list toward these shortens travel most. ")
+    text += "`--pareto` shows what looser bands buy."
+    src.note(text)
 
 
 def _rep_region(src: PlanSource, reps: pd.DataFrame, units: pd.DataFrame) -> pd.Series:

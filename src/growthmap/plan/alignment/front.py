@@ -37,7 +37,8 @@ def alignment_front(src: PlanSource, config: PlanConfig, *,
     ``options`` go to :func:`growthmap.plan.align_accounts` (role, within, balance, ...).
     Columns: ``tolerance``, ``max_moved`` (the cap, empty = none), ``moved``,
     ``share_potential_moved``, ``max_deviation`` (the largest |deviation| of any rep on
-    any balanced measure), ``distance_km``, ``distance_change`` (vs today),
+    any balanced measure), ``travel_km`` (visits a year as round trips from the reps'
+    bases), ``travel_change`` (vs today),
     ``moved_across_regions``, ``gap`` and ``efficient`` (no other row is at least as good
     on deviation, moves and travel and better on one).  A cap too tight for a tolerance
     has no plan and no row.
@@ -53,34 +54,36 @@ def alignment_front(src: PlanSource, config: PlanConfig, *,
                     owned = _owned_accounts(src, config, options)
                 cap = int(np.floor(share * owned))
             try:
-                out = align_accounts(src, config, tolerance=tol, max_moved=cap, **options)
+                out = align_accounts(src, config, tolerance=tol, max_moved=cap,
+                                     explain=False, **options)
             except InfeasibleError:
                 continue
             if owned is None:
                 owned = int(out.reassignment.from_rep.notna().sum())
             s = out.summary
-            before = s.get("distance_before_km", np.nan)
-            after = s.get("distance_after_km", np.nan)
+            before = s.get("travel_before_km", np.nan)
+            after = s.get("travel_after_km", np.nan)
             rows.append({
                 "tolerance": tol, "max_moved": cap, "moved": s["moved"],
                 "share_potential_moved": s["share_potential_moved"],
                 "max_deviation": max(s["max_deviation_after"].values(), default=np.nan),
-                "distance_km": after,
-                "distance_change": after / before - 1 if before else np.nan,
+                "travel_km": after,
+                "travel_change": after / before - 1 if before else np.nan,
                 "moved_across_regions": s["moved_across_regions"], "gap": s["gap"]})
     front = pd.DataFrame(rows, columns=[
         "tolerance", "max_moved", "moved", "share_potential_moved", "max_deviation",
-        "distance_km", "distance_change", "moved_across_regions", "gap"])
+        "travel_km", "travel_change", "moved_across_regions", "gap"])
     front["max_moved"] = front.max_moved.astype("Int64")
-    front["efficient"] = _efficient(front[["max_deviation", "moved", "distance_km"]]
+    front["efficient"] = _efficient(front[["max_deviation", "moved", "travel_km"]]
                                     .to_numpy(dtype=float))
     return front
 
 
 def _owned_accounts(src: PlanSource, config: PlanConfig, options: dict) -> int:
     """Accounts with an owner in the alignment (what a cap on moves is a share of)."""
-    out = align_accounts(src, config, **{**options, "tolerance": 1.0,
-                                         "balance": ["potential"], "objective": "disruption"})
+    out = align_accounts(src, config, explain=False,
+                         **{**options, "tolerance": 1.0, "balance": ["potential"],
+                            "objective": "disruption"})
     return int(out.reassignment.from_rep.notna().sum())
 
 

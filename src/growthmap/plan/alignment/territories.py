@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 MEASURES = ("potential", "workload", "count")
+#: What distance may be weighted by: a balanced measure, or ``visits`` (trips a year).
+WEIGHTS = (*MEASURES, "visits")
 #: Above this many (rep, unit) pairs ``method="auto"`` uses the heuristic.
 AUTO_HEURISTIC_PAIRS = 200_000
 #: Reps a unit may go to in the heuristic before pricing adds more.
@@ -106,7 +108,8 @@ class Objective:
     """What to minimise: a weighted sum of travel distance and disruption.
 
     ``distance`` = Σ over units of distance(rep base, unit) × the unit's
-    ``distance_weight`` measure (``None``: every unit counts once — or pass
+    ``distance_weight`` measure (``None``: every unit counts once; ``"visits"``:
+    the unit's trips a year, so the sum is the travel a rep drives; or
     ``"potential"`` so that far-away big accounts weigh more).
     ``disruption`` = Σ ``disruption_measure`` of the units that leave their
     current owner.  The two are in different units, so the weights must make
@@ -119,9 +122,12 @@ class Objective:
     disruption_measure: str = "potential"
 
     def __post_init__(self) -> None:
-        for name in (self.distance_weight, self.disruption_measure):
-            if name is not None and name not in MEASURES:
-                raise ConfigError(f"Objective measure must be one of {MEASURES}, got {name!r}")
+        if self.distance_weight is not None and self.distance_weight not in WEIGHTS:
+            raise ConfigError(f"Objective.distance_weight must be one of {WEIGHTS}, got "
+                              f"{self.distance_weight!r}")
+        if self.disruption_measure not in MEASURES:
+            raise ConfigError(f"Objective measure must be one of {MEASURES}, got "
+                              f"{self.disruption_measure!r}")
         if self.distance < 0 or self.disruption < 0:
             raise ConfigError("Objective weights must be >= 0")
 
@@ -149,6 +155,8 @@ class AlignmentProblem:
     ``unit_group`` (units × keys) and ``rep_group`` (reps × keys) hold integer
     codes, e.g. of the region and the manager: a unit may only go to a rep whose
     codes match its own on every key (−1 on either side matches anything).
+    ``visits`` (trips a year per unit) only weighs distance (``Objective.distance_weight``);
+    nothing is balanced on it.
     """
 
     unit_ids: Sequence
@@ -164,6 +172,7 @@ class AlignmentProblem:
     metric: Literal["euclidean", "haversine"] = "euclidean"
     unit_group: np.ndarray | None = None
     rep_group: np.ndarray | None = None
+    visits: Sequence[float] | None = None
 
     def __post_init__(self) -> None:
         self.unit_ids = np.asarray(self.unit_ids)
@@ -176,6 +185,7 @@ class AlignmentProblem:
         self.potential = _vector(self.potential, n, "potential")
         self.workload = _vector(self.workload, n, "workload")
         self.count = np.ones(n) if self.count is None else _vector(self.count, n, "count")
+        self.visits = _vector(self.visits, n, "visits")
         self.owner_index = self._rep_index(self.current_owner, "current_owner")
         self.lock_index = np.full(n, -1, dtype=np.int64)
         if self.locked:

@@ -144,8 +144,23 @@ def _capacity_gap(da: DataAccess) -> list[dict[str, Any]]:
     return records(df.sort_values("heads_gap", ascending=False))
 
 
+Territory = Annotated[str | None, Query(max_length=100,
+                                         description="Show this territory's reps only.")]
+Region = Annotated[str | None, Query(max_length=100, description="Show this region only.")]
+
+
+def _places(cur: Any, reps: list[str]) -> dict[str, tuple[str, str]]:
+    """rep -> (territory_id, region) for the reps shown, from the reps and territories."""
+    rows = cur.execute(
+        "SELECT r.rep_id, r.territory_id, t.region FROM main.reps r LEFT JOIN "
+        "main.territories t ON t.territory_id = r.territory_id "
+        "WHERE r.rep_id IN (SELECT unnest(?::VARCHAR[]))", [reps]).fetchall()
+    return {str(a): (str(b or ""), str(c or "")) for a, b, c in rows}
+
+
 @router.get("/plan", response_class=HTMLResponse, include_in_schema=False)
-def plan_page(request: Request, da: Access, rep: Rep = None) -> Response:
+def plan_page(request: Request, da: Access, rep: Rep = None, territory: Territory = None,
+              region: Region = None) -> Response:
     from growthmap.plan import PlanSource, review_list
     from growthmap.read import views
     from growthmap.workspace import Workspace
@@ -156,6 +171,16 @@ def plan_page(request: Request, da: Access, rep: Rep = None) -> Response:
         visible = reps if reps is not None else [r[0] for r in cur.execute(
             f"SELECT DISTINCT owner_rep_id FROM {da.schema}.account_value "
             "WHERE owner_rep_id IS NOT NULL ORDER BY 1").fetchall()]
+        try:
+            places = _places(cur, visible)
+        except Exception:  # a workspace without a reps or territories table
+            places = {}
+        regions = sorted({p[1] for p in places.values() if p[1]})
+        territories = sorted({p[0] for r, p in places.items() if p[0]
+                              and (not region or p[1] == region)})
+        visible = [r for r in visible
+                   if (not region or places.get(r, ("", ""))[1] == region)
+                   and (not territory or places.get(r, ("", ""))[0] == territory)]
         chosen = rep if rep in visible else (visible[0] if visible else None)
         review = []
         ws = Workspace(state.path, cur)
@@ -166,9 +191,13 @@ def plan_page(request: Request, da: Access, rep: Rep = None) -> Response:
     quotas = views.quota_rows(da)
     quota_rows = [] if quotas is None else records(
         quotas[quotas.key == chosen] if chosen and (quotas.key == chosen).any() else quotas)
+    capacity = _capacity_gap(da)
+    if region:
+        capacity = [c for c in capacity if str(c["key"]).split(" / ", 1)[-1] == region]
     ctx = page_context(request, da, "planning", rep=chosen or "", rep_ids=visible,
-                       review=review, quotas=quota_rows, capacity=_capacity_gap(da),
-                       scorecards=cards, scorecard_note=card_note)
+                       review=review, quotas=quota_rows, capacity=capacity,
+                       scorecards=cards, scorecard_note=card_note, region=region or "",
+                       regions=regions, territory=territory or "", territories=territories)
     return state.templates.TemplateResponse(request, "plan.html", ctx)
 
 
