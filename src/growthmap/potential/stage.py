@@ -489,9 +489,12 @@ def _account_totals(w: Wallets, interval: float) -> pd.DataFrame:
     cur_t, pot_t = w.current.sum(axis=1), w.potential.sum(axis=1)
     if w.sd_up is not None and w.sd_down is not None:
         vendor = w.method == METHODS.index("external")
-        up, down = cell_sd(w.potential, w.low, w.high, interval)
-        # model cells: the wallet's own spread (before the mixture of need)
-        up, down = (np.where(vendor, a, b) for a, b in ((up, w.sd_up), (down, w.sd_down)))
+        # model cells: the wallet's own spread (before the mixture of need); vendor
+        # cells: the spread their interval says (read off for those cells alone)
+        up, down = w.sd_up.copy(), w.sd_down.copy()
+        if vendor.any():
+            up[vendor], down[vendor] = cell_sd(w.potential[vendor], w.low[vendor],
+                                               w.high[vendor], interval)
         rho = (w.family_sum.correlation if w.family_sum is not None
                else ASSUMED_CORRELATION)
         lo, hi = account_log_bounds(w.potential, up, down, w.need, ~vendor, rho,
