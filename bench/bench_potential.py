@@ -8,13 +8,14 @@ figures are the potential stage's own: six families, vendor figures for ~15% of
 accounts, a competitors table, the default config (quantile GBM, 4 folds) without the
 in-run backtest (which re-runs the value and potential stages once more).
 
-Each size reports wall time, peak memory (resident set, sampled every 20 ms, above the
-level before the stage) and a floor measured in the same run — one LightGBM quantile fit
-with the stage's settings on the largest training set the stage uses — so that the ratio
-stage / floor can be compared across machines.  A sanity Spearman against the synthetic
-true wallets guards against benchmarking a broken stage.  Results go to
-``bench/results/potential.json`` and a markdown table to ``bench/results/potential.md``
-and stdout.
+Each size reports wall time, CPU time of the process (all its threads: on a shared
+machine it moves less than the wall time with what else runs), peak memory (resident
+set, sampled every 20 ms, above the level before the stage) and a floor measured in the
+same run — one LightGBM quantile fit with the stage's settings on the largest training
+set the stage uses — so that the ratio stage / floor can be compared across machines.
+A sanity Spearman against the synthetic true wallets guards against benchmarking a
+broken stage.  Results go to ``bench/results/potential.json`` and a markdown table to
+``bench/results/potential.md`` and stdout.
 """
 
 from __future__ import annotations
@@ -151,9 +152,9 @@ def bench(n: int, tmp: Path) -> dict:
     for name in ("account_value", "account_family_value"):
         ctx.outputs[name] = pa.Table.from_pandas(data[name], preserve_index=False)
     with PeakRSS() as mem:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         stage(ctx)
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, time.process_time() - c
     floor = floor_fit(data, cfg)
     acc = ctx.frame("potential_account").set_index("account_id")
     truth = data["truth"].set_index("account_id")["wallet"].loc[acc.index]
@@ -162,6 +163,7 @@ def bench(n: int, tmp: Path) -> dict:
         "accounts": n,
         "cells": int(ctx.outputs["potential"].num_rows),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
         "peak_rss_mb": round((mem.peak - mem.base) / 2**20),
         "floor_one_fit_seconds": round(floor, 2),
         "ratio_to_floor": round(seconds / floor, 1),

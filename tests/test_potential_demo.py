@@ -26,9 +26,9 @@ def test_demo_world_potential_ranks_true_wallets(tmp_path):
         assert acc["customers"]["spearman"] >= 0.90
         assert acc["prospects"]["spearman"] >= 0.85
         # the 80% interval covers 75-85% of true wallets, per account and per family
-        # (on 2,000 accounts a coverage has a sampling sd of about 0.9 points, and graded
-        # relevance widens intervals where every account needs every family: 86.9% here,
-        # see docs/models.md)
+        # (on 2,000 accounts a coverage has a sampling sd of about 0.9 points, and one
+        # world's coverage moves further with its common errors -- the model's level on
+        # held-out buyers, the calibration: 86.9% here, see docs/models.md)
         for level in ("account", "account_family"):
             assert 0.75 <= ev[level]["all"]["coverage"] <= 0.88
         # relevance never zeroes a cell that truly holds a wallet

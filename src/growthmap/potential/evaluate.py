@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "coverage",
     "growth_lift",
+    "has_truth",
     "mdape",
     "next_year_evaluation",
     "spearman",
@@ -164,6 +165,12 @@ def next_year_evaluation(potential: pd.DataFrame, account: pd.DataFrame,
     c["growth"] = c["amount"].fillna(0.0) - c["current"]
     out["account_family"] = growth_lift(c["whitespace"], c["growth"])
     return out
+
+
+def has_truth(source: Any) -> bool:
+    """Whether the source keeps true wallets (a demo workspace's ``truth.wallet``)."""
+    has = getattr(source, "has_table", None)
+    return bool(has is not None and has("wallet", "truth"))
 
 
 def _truth_tables(source: Any) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:

@@ -60,7 +60,7 @@ from growthmap.models.potential._level import (
     mixture_bounds,
     z_of,
 )
-from growthmap.potential.evaluate import stage_evaluation
+from growthmap.potential.evaluate import has_truth, stage_evaluation
 from growthmap.potential.matrix import account_bands, headline, matrix, resolve_thresholds
 from growthmap.runner.pipeline import RunContext, register_stage
 
@@ -253,14 +253,16 @@ def _interval_from_vendor(vendor: Vendor | None, cfg: PotentialConfig) -> bool:
 
 
 def compute_wallets(ctx: RunContext, *, explain: bool = True,
-                    model_weight: float = 1.0) -> Wallets:
+                    model_weight: float = 1.0, baseline: bool = True) -> Wallets:
     """Every account's potential per family, as arrays (see the module doc).
 
     ``explain=False`` gives the figures alone: no drivers, no peer groups, and no
     interval (``low`` and ``high`` are the potential) -- what the backtest needs.
     ``model_weight`` < 1 publishes a geometric blend of the model with the naive peer
     percentile (0: the baseline alone), as the backtest chose when the model did not
-    beat it.
+    beat it.  ``baseline=False`` leaves the naive peer percentile out of the result
+    (``Wallets.baseline`` is ``None``) when nothing will read it: it is computed all the
+    same when the blend needs it.
     """
     cfg = ctx.config.potential
     seed = cfg.seed if cfg.seed is not None else ctx.config.run.seed
@@ -285,12 +287,14 @@ def compute_wallets(ctx: RunContext, *, explain: bool = True,
     size = feats["employees"] if "employees" in feats.columns else feats.get(cfg.size_driver)
     size = (np.full(len(ids), np.nan) if size is None
             else pd.to_numeric(size, errors="coerce").to_numpy(dtype=float))
-    base = peer_percentile(size, industry, current, cfg.quantile)
+    base = (peer_percentile(size, industry, current, cfg.quantile)
+            if baseline or model_weight < 1.0 else None)
 
     def estimate(interval: bool) -> WalletEstimate:
         e = estimate_wallets(feats, current, families, cfg, seed, folds,
                              interval=interval, explain=explain)
         if model_weight < 1.0:
+            assert base is not None
             _blend_into(e, base, model_weight)
         return e
 
@@ -308,7 +312,9 @@ def compute_wallets(ctx: RunContext, *, explain: bool = True,
     if family_sum is None:  # no calibration: the level is the stated assumption
         share = cfg.best_share
         l_sd = level_sd(cfg.best_share_range, cfg.interval)
-        low, pot, high, base = (a / share for a in (low, pot, high, base))
+        low, pot, high = (a / share for a in (low, pot, high))
+        if base is not None:
+            base = base / share
         info["level"] = {"best_share": share, "best_share_range": cfg.best_share_range,
                          "log_sd": round(l_sd, 4)}
         if explain:
@@ -362,7 +368,8 @@ def compute_wallets(ctx: RunContext, *, explain: bool = True,
     w = Wallets(ids, families, status, current, low, pot, high, method,
                 est.low_confidence & ~used, family_sum, ratio, source,
                 [] if vendor is None else vendor.names, est, info)
-    w.baseline, w.sd_up, w.sd_down, w.need, w.level_sd = base, up, down, need, l_sd
+    w.baseline = base if baseline else None
+    w.sd_up, w.sd_down, w.need, w.level_sd = up, down, need, l_sd
     return w
 
 
@@ -426,7 +433,9 @@ def compute_potential(ctx: RunContext, model_weight: float = 1.0) -> PotentialRe
 
     The drivers, the largest column, are written first, and the arrays they are
     written from let go before the other columns are built (a lower peak of memory)."""
-    w = compute_wallets(ctx, model_weight=model_weight)
+    # the baseline beside the published figures is read by the check against true
+    # wallets alone (the backtest computes its own)
+    w = compute_wallets(ctx, model_weight=model_weight, baseline=has_truth(ctx.source))
     est, w.estimate = w.estimate, None
     assert est is not None
     n_jobs = ctx.config.potential.n_jobs
@@ -489,9 +498,12 @@ def _account_totals(w: Wallets, interval: float) -> pd.DataFrame:
     cur_t, pot_t = w.current.sum(axis=1), w.potential.sum(axis=1)
     if w.sd_up is not None and w.sd_down is not None:
         vendor = w.method == METHODS.index("external")
-        up, down = cell_sd(w.potential, w.low, w.high, interval)
-        # model cells: the wallet's own spread (before the mixture of need)
-        up, down = (np.where(vendor, a, b) for a, b in ((up, w.sd_up), (down, w.sd_down)))
+        # model cells: the wallet's own spread (before the mixture of need); vendor
+        # cells: the spread their interval says (read off for those cells alone)
+        up, down = w.sd_up.copy(), w.sd_down.copy()
+        if vendor.any():
+            up[vendor], down[vendor] = cell_sd(w.potential[vendor], w.low[vendor],
+                                               w.high[vendor], interval)
         rho = (w.family_sum.correlation if w.family_sum is not None
                else ASSUMED_CORRELATION)
         lo, hi = account_log_bounds(w.potential, up, down, w.need, ~vendor, rho,

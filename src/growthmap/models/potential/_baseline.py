@@ -149,7 +149,11 @@ def rank_spearman_diff(a: np.ndarray, b: np.ndarray, y: np.ndarray, *, n_boot: i
 
     Rows are resampled with replacement (``n_boot`` times, seeded); within a resample
     the correlation is that of the full sample's ranks (the usual shortcut: a resample
-    repeats rows, it does not re-rank them), so each replicate costs three dot products.
+    repeats rows, it does not re-rank them).  A resample is then only how often it
+    draws each row, so its correlations come from nine weighted sums of the ranks:
+    replicates are counted a batch at a time and the sums are one matrix product, not
+    three gathers and a dozen passes over the rows each (the backtest's 100,000
+    accounts and 600,000 cells took seconds that way).
     """
     a, b, y = (np.asarray(v, dtype=float) for v in (a, b, y))
     ok = np.isfinite(a) & np.isfinite(b) & np.isfinite(y)
@@ -158,20 +162,46 @@ def rank_spearman_diff(a: np.ndarray, b: np.ndarray, y: np.ndarray, *, n_boot: i
     if n < 10 or np.ptp(y) == 0:
         return {"n": n, "model": None, "baseline": None, "difference": None,
                 "low": None, "high": None}
-    ra, rb, ry = _ranks(a), _ranks(b), _ranks(y)
-
-    def corr(x: np.ndarray, z: np.ndarray) -> float:
-        xs, zs = x - x.mean(), z - z.mean()
-        den = np.sqrt((xs * xs).sum() * (zs * zs).sum())
-        return float((xs * zs).sum() / den) if den > 0 else 0.0
-
+    ra, rb, ry = (r - r.mean() for r in (_ranks(a), _ranks(b), _ranks(y)))
+    # per row: the terms whose weighted sums give both correlations
+    terms = np.column_stack([ra, rb, ry, ra * ra, rb * rb, ry * ry, ra * ry, rb * ry])
     rng = np.random.default_rng(seed)
     diffs = np.empty(n_boot)
-    for i in range(n_boot):
-        idx = rng.integers(0, n, n)
-        diffs[i] = corr(ra[idx], ry[idx]) - corr(rb[idx], ry[idx])
-    sa, sb = corr(ra, ry), corr(rb, ry)
+    batch = max(1, min(n_boot, _BOOT_CELLS // n))
+    for start in range(0, n_boot, batch):
+        k = min(batch, n_boot - start)
+        idx = np.concatenate([rng.integers(0, n, n) + i * n for i in range(k)])
+        counts = np.bincount(idx, minlength=k * n).reshape(k, n).astype(float)
+        diffs[start:start + k] = _boot_diff(counts @ terms, n)
+    sa, sb = _boot_corr(terms.sum(axis=0)[None, :], n)
+    sa, sb = float(sa[0]), float(sb[0])
     lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
     return {"n": n, "model": round(sa, 4), "baseline": round(sb, 4),
             "difference": round(sa - sb, 4), "low": round(float(lo), 4),
             "high": round(float(hi), 4)}
+
+
+#: Row draws counted at once in the bootstrap (a batch of replicates x rows, as floats).
+_BOOT_CELLS = 4_000_000
+
+
+def _boot_corr(sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """corr(a, y) and corr(b, y) of each resample from its weighted sums (rows of
+    ``sums``: a, b, y, aa, bb, yy, ay, by, each summed over the n draws)."""
+    m_a, m_b, m_y = (sums[:, i] / n for i in range(3))
+    v_a = sums[:, 3] - n * m_a * m_a
+    v_b = sums[:, 4] - n * m_b * m_b
+    v_y = sums[:, 5] - n * m_y * m_y
+    c_a = sums[:, 6] - n * m_a * m_y
+    c_b = sums[:, 7] - n * m_b * m_y
+
+    def corr(c: np.ndarray, v: np.ndarray) -> np.ndarray:
+        den = np.sqrt(np.maximum(v, 0.0) * np.maximum(v_y, 0.0))
+        return np.divide(c, den, out=np.zeros_like(c), where=den > 0)
+
+    return corr(c_a, v_a), corr(c_b, v_b)
+
+
+def _boot_diff(sums: np.ndarray, n: int) -> np.ndarray:
+    ca, cb = _boot_corr(sums, n)
+    return ca - cb

@@ -26,6 +26,7 @@ them, vendor cells independent, and the Bernoulli of need in the second moment.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtri
 from scipy.stats import norm
 
 __all__ = ["ASSUMED_CORRELATION", "account_log_bounds", "cell_sd", "level_sd",
@@ -77,8 +78,10 @@ def mixture_bounds(wallet: np.ndarray, up: np.ndarray, down: np.ndarray, need: n
     q_hi = (1.0 - tail - (1.0 - p)) / p
     q_lo = (tail - (1.0 - p)) / p
     with np.errstate(invalid="ignore", divide="ignore"):
-        z_hi = norm.ppf(np.clip(q_hi, 1e-9, 1 - 1e-9))
-        z_lo = norm.ppf(np.clip(q_lo, 1e-9, 1 - 1e-9))
+        # the standard normal quantile itself (norm.ppf checks and broadcasts its
+        # arguments first, which cost more than the quantile over millions of cells)
+        z_hi = ndtri(np.clip(q_hi, 1e-9, 1 - 1e-9))
+        z_lo = ndtri(np.clip(q_lo, 1e-9, 1 - 1e-9))
         high = np.where(q_hi > 0, wallet * np.exp(np.where(z_hi >= 0, up, down) * z_hi), 0.0)
         low = np.where(q_lo > 0, wallet * np.exp(np.where(z_lo >= 0, up, down) * z_lo), 0.0)
     pot = wallet * p
