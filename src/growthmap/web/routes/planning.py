@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from typing import Annotated, Any
 
+import duckdb
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -173,7 +174,7 @@ def plan_page(request: Request, da: Access, rep: Rep = None, territory: Territor
             "WHERE owner_rep_id IS NOT NULL ORDER BY 1").fetchall()]
         try:
             places = _places(cur, visible)
-        except Exception:  # a workspace without a reps or territories table
+        except duckdb.CatalogException:  # a workspace without a reps or territories table
             places = {}
         regions = sorted({p[1] for p in places.values() if p[1]})
         territories = sorted({p[0] for r, p in places.items() if p[0]
