@@ -40,7 +40,7 @@ from growthmap.config import Config
 from growthmap.contract.inputs import TABLES
 from growthmap.contract.outputs import check_output
 from growthmap.errors import GrowthmapError, StageError, WorkspaceError
-from growthmap.runner.memory import release_free_memory, tune_allocator
+from growthmap.runner.memory import release_engine_cache, release_free_memory, tune_allocator
 
 __all__ = [
     "STAGE_MODULES",
@@ -174,13 +174,16 @@ class RunContext:
     def stage_done(self, name: str) -> None:
         """Called by the runner when stage ``name`` has finished.
 
-        Arrow's allocator and malloc keep memory a stage freed for their own reuse;
-        handing it back lets the next stage use it instead of growing.
+        Arrow's allocator, malloc and DuckDB's buffer pool keep memory a stage freed (or
+        blocks it scanned) for their own reuse; handing it back lets the next stage use
+        it instead of growing.
         """
         pa.default_memory_pool().release_unused()
         release_free_memory()
-        if self.on_stage_done is not None:
-            self.on_stage_done(name)
+        if self.on_stage_done is not None:  # a snapshot writer: it releases DuckDB's
+            self.on_stage_done(name)        # cache when its thread is not writing
+        else:
+            release_engine_cache(self.source)
 
     def step(self, message: str) -> None:
         if self.progress:
