@@ -40,7 +40,7 @@ from growthmap.config import Config
 from growthmap.contract.inputs import TABLES
 from growthmap.contract.outputs import check_output
 from growthmap.errors import GrowthmapError, StageError, WorkspaceError
-from growthmap.runner.memory import release_engine_cache, release_free_memory, tune_allocator
+from growthmap.runner.memory import release_free_memory, tune_allocator
 
 __all__ = [
     "STAGE_MODULES",
@@ -176,14 +176,16 @@ class RunContext:
 
         Arrow's allocator, malloc and DuckDB's buffer pool keep memory a stage freed (or
         blocks it scanned) for their own reuse; handing it back lets the next stage use
-        it instead of growing.
+        it instead of growing.  DuckDB's cache is released by the run's snapshot writer
+        only (:meth:`SnapshotWriter.attach`): lowering DuckDB's memory limit is safe only
+        when no other thread is in a query, and a context without a writer may be one a
+        stage runs inside a run (the potential stage's backtest) while the run's writer
+        is writing.
         """
         pa.default_memory_pool().release_unused()
         release_free_memory()
-        if self.on_stage_done is not None:  # a snapshot writer: it releases DuckDB's
-            self.on_stage_done(name)        # cache when its thread is not writing
-        else:
-            release_engine_cache(self.source)
+        if self.on_stage_done is not None:  # a run's snapshot writer: it also releases
+            self.on_stage_done(name)        # DuckDB's cache when its thread is idle
 
     def step(self, message: str) -> None:
         if self.progress:
