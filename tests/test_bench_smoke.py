@@ -105,10 +105,11 @@ def test_verdicts_follow_goal_and_bound() -> None:
     def size(run: float, peak: float, value: float, load: float) -> dict:
         stages = {"models": {"seconds": run * 0.6, "peak_rss_mb": peak},
                   "value": {"seconds": value, "peak_rss_mb": peak / 2}}
-        return {"n_accounts": 1_000_000, "only": None, "peak_rss_mb": peak,
+        return {"n_accounts": 1_000_000, "only": None, "peak_rss_mb": 9999.0,
                 "stages": stages,
-                "tasks": {"run": {"seconds": run}, "load": {"seconds": load * 10,
-                                                            "peak_rss_mb": 100.0},
+                "tasks": {"run": {"seconds": run, "peak_rss_mb": peak},
+                          "pandas": {"seconds": 1.0, "peak_rss_mb": 9999.0},  # not the run
+                          "load": {"seconds": load * 10, "peak_rss_mb": 100.0},
                           "load_floor": {"seconds": 10.0}, "value_floor": {"seconds": 1.0},
                           "floor": {"seconds": 0.5}},
                 "ratios": {"value_vs_floor": value, "load_vs_reader": load}}
