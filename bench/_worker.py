@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from bench._reference import floor_query, pandas_reference
+from bench._reference import floor_query, load_floor, pandas_reference, value_floor_query
 
 
 class PeakSampler:
@@ -101,6 +101,32 @@ def task_load(a: argparse.Namespace) -> dict[str, Any]:
                 (rows[name],) = ws.con.execute(f"SELECT count(*) FROM main.{name}").fetchone()
         ws.close()
     out["rows"] = rows
+    return out
+
+
+def task_load_floor(a: argparse.Namespace) -> dict[str, Any]:
+    """The load's floor: the same files copied by DuckDB's own reader into a table each
+    of a fresh database file (no mapping, no validation, no quarantine)."""
+    from growthmap.demo import INPUT_TABLES
+
+    files = {n: Path(a.world) / f"{n}.parquet" for n in INPUT_TABLES
+             if (Path(a.world) / f"{n}.parquet").exists()}
+    out: dict[str, Any] = {}
+    with _timed(out):
+        out["rows"] = load_floor(files, Path(a.ws).with_suffix(".floor.duckdb"))
+    return out
+
+
+def task_value_floor(a: argparse.Namespace) -> dict[str, Any]:
+    """The value stage's floor: its account x family figures as one raw query over the
+    loaded workspace (see :func:`bench._reference.value_floor_query`)."""
+    out: dict[str, Any] = {}
+    as_of = dt.date.fromisoformat(a.as_of)
+    months = _config(a).value.lookback_months
+    with _timed(out):
+        t = value_floor_query(Path(a.ws), as_of, months)
+    out["rows"] = t.num_rows
+    out["revenue_t12m"] = float(sum(t.column("revenue_t12m").to_pylist()))
     return out
 
 
@@ -229,7 +255,8 @@ def task_spark(a: argparse.Namespace) -> dict[str, Any]:
 TASKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "load": task_load, "stages": task_stages, "report": task_report,
     "floor": task_floor, "pandas": task_pandas, "spark": task_spark,
-    "features": task_features,
+    "features": task_features, "load_floor": task_load_floor,
+    "value_floor": task_value_floor,
 }
 
 

@@ -69,3 +69,39 @@ def test_what_a_crashed_run_left_is_dropped_by_the_next_writer(tmp_path):
     writer.add("a", _table(2))
     sid = writer.commit(as_of=AS_OF, config=Config(), outputs={"a": _table(2)})
     assert sid == 1 and _tables(ws, 1) == {"a"}
+
+
+def _duckdb_bytes(ws: Workspace) -> int:
+    (n,) = ws.con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()
+    return int(n)
+
+
+def test_a_finished_stage_lets_duckdb_cached_blocks_go(tmp_path):
+    """Between stages DuckDB's buffer pool gives back the blocks a stage scanned, and its
+    memory limit is what it was; with a writer attached, only while the writer is idle."""
+    from growthmap.runner.memory import release_engine_cache
+
+    path = tmp_path / "ws.duckdb"
+    ws = Workspace.create(path)
+    ws.con.execute("CREATE TABLE main.big AS SELECT range AS i, md5(range::VARCHAR) AS s "
+                   "FROM range(3000000)")
+    ws.close()
+    ws = Workspace.open(path)
+    (limit,) = ws.con.execute("SELECT current_setting('memory_limit')").fetchone()
+    ws.con.execute("SELECT count(DISTINCT s), sum(i) FROM main.big").fetchall()
+    cached = _duckdb_bytes(ws)
+    assert cached > 40 << 20  # the scanned blocks are held
+    assert release_engine_cache(ws)
+    assert _duckdb_bytes(ws) < cached / 4
+    assert ws.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == limit
+
+    ctx = RunContext(config=Config(), as_of=AS_OF, source=ws)
+    with SnapshotWriter(ws).attach(ctx) as writer:
+        ws.con.execute("SELECT count(DISTINCT s), sum(i) FROM main.big").fetchall()
+        with writer._busy:  # the writer thread is writing: the cache is left alone
+            ctx.stage_done("one")
+            assert _duckdb_bytes(ws) > 20 << 20
+        ctx.stage_done("two")  # idle now
+        assert _duckdb_bytes(ws) < 20 << 20
+        writer.commit(as_of=AS_OF, config=Config(), outputs={})
+    assert release_engine_cache(object()) is False  # not a DuckDB source: nothing to do

@@ -264,3 +264,18 @@ def test_stage_figures_equal_the_portable_ibis_definitions(tmp_path, settings):
     _assert_same("concentration", out["concentration"],
                  b.to_pyarrow(concentration(ibis.memtable(av), dims)))
     _assert_same("pareto", out["pareto"], b.to_pyarrow(pareto_points(ibis.memtable(av))))
+
+
+def test_accounts_are_put_in_id_order_only_when_they_are_not():
+    """sort_accounts: an unsorted table comes back in byte order of account_id (ties and
+    nulls as a stable sort puts them); a sorted one is returned as it is."""
+    import pyarrow as pa
+
+    from growthmap.value.figures import sort_accounts
+
+    shuffled = pa.table({"account_id": ["b", "a", "c", "a", None, "B"], "n": [1, 2, 3, 4, 5, 6]})
+    got = sort_accounts(shuffled)
+    assert got["account_id"].to_pylist() == ["B", "a", "a", "b", "c", None]
+    assert got["n"].to_pylist() == [6, 2, 4, 1, 3, 5]
+    ordered = pa.table({"account_id": ["A1", "A2", "A2", "A3"], "n": [1, 2, 3, 4]})
+    assert sort_accounts(ordered) is ordered

@@ -26,7 +26,7 @@ __all__ = [
     "write_quarantine",
 ]
 
-#: The temporary table holding one load's validated rows.
+#: The staging table holding one load's validated rows (see ``growthmap.load._load``).
 STAGE = "__gm_stage"
 
 
@@ -40,16 +40,20 @@ def _codes(checks: list[Check]) -> str:
 
 def write_quarantine(
     con: duckdb.DuckDBPyConnection, load_id: int, table: str, file: str, source: Source,
-    checks: list[Check],
+    checks: list[Check], *, stage: str = STAGE,
 ) -> None:
-    """Copy every failed row with its reason and raw content into ``gm.quarantine``."""
+    """Copy every failed row with its reason and raw content into ``gm.quarantine``.
+
+    ``stage`` is the table holding the failed rows' row number, code and value (the
+    staging table, or the failed rows a replace set aside from it).
+    """
     raw = "to_json(struct_pack(" + ", ".join(
         f"{quote_ident(h)} := r.{quote_ident(h)}" for h in source.headers) + "))"
     con.execute(
         "INSERT INTO gm.quarantine (load_id, table_name, file, row_number, reason, "
         "column_name, value, raw) "
         f"SELECT ?, ?, ?, s.{ROW}, c.reason, c.column_name, s.__gm_rval, {raw} "
-        f"FROM (SELECT {ROW}, __gm_code, __gm_rval FROM {STAGE} WHERE __gm_code IS NOT NULL) s "
+        f"FROM (SELECT {ROW}, __gm_code, __gm_rval FROM {stage} WHERE __gm_code IS NOT NULL) s "
         f"JOIN {_codes(checks)} ON s.__gm_code = c.code "
         f"JOIN {source.relation} r ON r.{ROW} = s.{ROW} ORDER BY s.{ROW}",
         [load_id, table, file],

@@ -174,13 +174,18 @@ class RunContext:
     def stage_done(self, name: str) -> None:
         """Called by the runner when stage ``name`` has finished.
 
-        Arrow's allocator and malloc keep memory a stage freed for their own reuse;
-        handing it back lets the next stage use it instead of growing.
+        Arrow's allocator, malloc and DuckDB's buffer pool keep memory a stage freed (or
+        blocks it scanned) for their own reuse; handing it back lets the next stage use
+        it instead of growing.  DuckDB's cache is released by the run's snapshot writer
+        only (:meth:`SnapshotWriter.attach`): lowering DuckDB's memory limit is safe only
+        when no other thread is in a query, and a context without a writer may be one a
+        stage runs inside a run (the potential stage's backtest) while the run's writer
+        is writing.
         """
         pa.default_memory_pool().release_unused()
         release_free_memory()
-        if self.on_stage_done is not None:
-            self.on_stage_done(name)
+        if self.on_stage_done is not None:  # a run's snapshot writer: it also releases
+            self.on_stage_done(name)        # DuckDB's cache when its thread is idle
 
     def step(self, message: str) -> None:
         if self.progress:

@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from growthmap import __version__
 from growthmap.config import Config
+from growthmap.runner.memory import release_engine_cache
 from growthmap.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -215,6 +216,7 @@ class SnapshotWriter:
         self._ctx: RunContext | None = None
         self._held: list[tuple[str, pa.Table]] = []
         self._lock = threading.Lock()
+        self._busy = threading.Lock()  # held by the writer thread while it writes
         self._queue: queue.Queue[tuple[str, pa.Table] | None] = queue.Queue()
         self._error: BaseException | None = None
         self._done = False
@@ -228,9 +230,21 @@ class SnapshotWriter:
         with the next stage instead.  A spilled output replaces the in-memory one in
         ``ctx.outputs`` (the same table, memory-mapped)."""
         ctx.sink = self.hold
-        ctx.on_stage_done = lambda _name: self.release()
+        ctx.on_stage_done = self._stage_done
         self._ctx = ctx
         return self
+
+    def _stage_done(self, _name: str) -> None:
+        """A stage has finished: release DuckDB's cache if this writer is idle (the
+        limit it lowers for a moment is shared with the writer's connection), then queue
+        the stage's outputs."""
+        if self._ctx is not None and self._queue.empty() and self._busy.acquire(
+                blocking=False):
+            try:
+                release_engine_cache(self._ctx.source)
+            finally:
+                self._busy.release()
+        self.release()
 
     def add(self, name: str, table: pa.Table) -> None:
         """Queue ``table`` to be written as output ``name`` now."""
@@ -269,7 +283,8 @@ class SnapshotWriter:
         while (item := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._write(*item)
+                    with self._busy:
+                        self._write(*item)
                 except BaseException as exc:  # reported by commit
                     self._error = exc
             # not kept while waiting for the next output: the table written may be the

@@ -31,8 +31,11 @@ from growthmap.errors import ConfigError
 __all__ = [
     "GROUPS",
     "NEUTRAL",
+    "Columns",
     "CriteriaResult",
+    "column_names",
     "family_stages",
+    "floats",
     "latest_assessments",
     "scale_values",
     "score_criteria",
@@ -120,7 +123,7 @@ def family_stages(products: pd.DataFrame | None) -> pd.Series:
     return counts.drop_duplicates("family").set_index("family")["lifecycle_stage"]
 
 
-def stage_mix(accounts: pd.Index, *, potential: pd.DataFrame | None,
+def stage_mix(accounts: pd.Index, *, potential: Columns | None,
               stages: pd.Series, mode: str, focus_family: str | None,
               rows: np.ndarray | None = None) -> pd.DataFrame | None:
     """Each account's share of weight per life-cycle stage (rows sum to 1, or to 0).
@@ -141,7 +144,7 @@ def stage_mix(accounts: pd.Index, *, potential: pd.DataFrame | None,
                 hint="use one of: " + ", ".join(map(str, stages.index)))
         mix[stages[focus_family]] = 1.0
         return mix
-    if potential is None or "whitespace" not in potential:
+    if potential is None or "whitespace" not in column_names(potential):
         return None
     # Accounts and stages are coded as integers by Arrow lookups and the whitespace is
     # summed per (account, stage) by pandas' grouped sum, as the pivot table did: the
@@ -152,7 +155,7 @@ def stage_mix(accounts: pd.Index, *, potential: pd.DataFrame | None,
     st = np.where(fam >= 0, fam_stage[np.maximum(fam, 0)], -1)
     acc = rows if rows is not None else _positions(potential["account_id"],
                                                    pd.Series(accounts))
-    ws = potential["whitespace"].to_numpy(dtype="float64", na_value=np.nan)
+    ws = floats(potential, "whitespace")
     ok = (acc >= 0) & (st >= 0) & (ws > 0)
     w = np.zeros((len(accounts), len(names)))
     for j in range(len(names)):  # one stage at a time: account keys stay in their order
@@ -172,12 +175,32 @@ def stage_mix(accounts: pd.Index, *, potential: pd.DataFrame | None,
     return mix
 
 
-def _arrow(s: pd.Series) -> pa.Array:
-    a = pa.array(s.astype("string"))
-    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+Columns = pd.DataFrame | pa.Table
+"""A table the stage reads by column: Arrow as an earlier stage published it (not
+converted to pandas: six million potential rows with their text columns cost seconds
+to convert, and each lookup converted them back) or a pandas frame (tests, callers)."""
 
 
-def _positions(values: pd.Series, universe: pd.Series) -> np.ndarray:
+def column_names(t: Columns) -> list[str]:
+    return list(t.column_names if isinstance(t, pa.Table) else t.columns)
+
+
+def floats(t: Columns, name: str) -> np.ndarray:
+    """A column as float64 numpy, NaN for nulls, from Arrow or pandas."""
+    col = t[name]
+    if isinstance(col, pa.ChunkedArray):
+        return col.cast(pa.float64()).to_numpy()
+    return col.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _arrow(s: pd.Series | pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Values as one Arrow large_string array (the type both sides of a lookup share)."""
+    a = s if isinstance(s, pa.ChunkedArray | pa.Array) else pa.array(s.astype("string"))
+    a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+    return a if a.type == pa.large_string() else a.cast(pa.large_string())
+
+
+def _positions(values: pd.Series | pa.ChunkedArray, universe: pd.Series) -> np.ndarray:
     """Position of each value in ``universe`` (its first occurrence; -1 when absent),
     by one Arrow hash lookup."""
     pos = pc.index_in(_arrow(values), value_set=_arrow(universe))

@@ -28,8 +28,11 @@ from growthmap.contract.outputs import output
 from growthmap.errors import ConfigError
 from growthmap.runner.pipeline import RunContext, register_stage
 from growthmap.segments.criteria import (
+    Columns,
     CriteriaResult,
+    column_names,
     family_stages,
+    floats,
     latest_assessments,
     score_criteria,
     stage_mix,
@@ -81,12 +84,6 @@ def _output(ctx: RunContext, name: str, cols: list[str]) -> pa.Table | None:
     return t.select(["account_id", *[c for c in cols if c in t.column_names]])
 
 
-def _maybe(ctx: RunContext, name: str, cols: list[str]) -> pd.DataFrame | None:
-    """An earlier output restricted to the columns it has, or ``None`` (with a note)."""
-    t = _output(ctx, name, cols)
-    return None if t is None else t.to_pandas()
-
-
 def _ids(values: pa.ChunkedArray | pa.Array | pd.Series) -> pa.Array:
     """Account ids as one Arrow string array (the type both sides of a lookup share)."""
     if isinstance(values, pd.Series):
@@ -107,10 +104,10 @@ def align(ids: pa.Array, table: pa.Table) -> pa.Table:
 
 
 def gather_figures(ctx: RunContext
-                   ) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray | None]:
+                   ) -> tuple[pd.DataFrame, pa.Table | None, np.ndarray | None]:
     """One row per account: account columns, figures and others' segment fields.
 
-    Returns the frame, the per-family ``potential`` output (or ``None``) and, for each
+    Returns the frame, the per-family ``potential`` output (Arrow, or ``None``) and, for each
     potential row, the frame row of its account (-1 when not in the frame): looked up
     once here and reused by the stage mix and the next best offer.
     """
@@ -142,12 +139,12 @@ def gather_figures(ctx: RunContext
     pot = _output(ctx, "potential", ["family", "whitespace", "whitespace_open"])
     potential = rows = None
     if pot is not None:
-        potential = pot.to_pandas()
+        potential = pot  # stays Arrow: only its columns' codes and numbers are used
         rows = pc.index_in(_ids(pot["account_id"]), value_set=ids)
         rows = rows.fill_null(-1).to_numpy().astype("int64")
-        if "whitespace_open" in potential:
+        if "whitespace_open" in pot.column_names:
             frame["whitespace_open"] = _sum_by_account(
-                rows, len(frame), potential["whitespace_open"].to_numpy(dtype="float64"))
+                rows, len(frame), floats(pot, "whitespace_open"))
     bc = _buying_centre(ctx)
     if bc is not None:
         frame["buying_centre"] = align(ids, bc)["buying_centre"].to_numpy(
@@ -358,13 +355,13 @@ def size_care_to_value(care: pd.DataFrame, stake: np.ndarray, hourly_cost: float
 
 
 # -- next best offer -------------------------------------------------------------------
-def _codes(values: pd.Series, universe: pa.Array) -> np.ndarray:
+def _codes(values: pd.Series | pa.ChunkedArray, universe: pa.Array) -> np.ndarray:
     """Position of each value in ``universe`` (-1 where absent), by one Arrow hash lookup."""
     pos = pc.index_in(_ids(values), value_set=universe)
     return pos.fill_null(-1).to_numpy().astype("int64")
 
 
-def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+def _sorted_codes(values: pd.Series | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Codes of a column with few distinct values (families), numbered in sorted order."""
     enc = pc.dictionary_encode(_ids(values))
     order = pc.sort_indices(enc.dictionary).to_numpy()
@@ -399,8 +396,8 @@ class _FirstRows:
         return np.where(at >= 0, self.rows[at], -1)
 
 
-def _best_offers(potential: pd.DataFrame, rows: np.ndarray, n: int,
-                 family_ptb: pd.DataFrame | None, family_ptb_rows: np.ndarray | None,
+def _best_offers(potential: Columns, rows: np.ndarray, n: int,
+                 family_ptb: Columns | None, family_ptb_rows: np.ndarray | None,
                  account_ptb: np.ndarray, min_whitespace: float) -> pd.DataFrame:
     """The next best offer for each of ``n`` accounts (NaN / NA where it has none).
 
@@ -410,7 +407,7 @@ def _best_offers(potential: pd.DataFrame, rows: np.ndarray, n: int,
     family picked with array operations over the six million rows a million accounts
     have, rather than merges and a sort of strings.
     """
-    ws = potential["whitespace"].to_numpy(dtype="float64", na_value=np.nan)
+    ws = floats(potential, "whitespace")
     fam_all, families = _sorted_codes(potential["family"])
     keep = np.flatnonzero((ws > min_whitespace) & (rows >= 0) & (fam_all >= 0))
     acc, fam, ws = rows[keep], fam_all[keep], ws[keep]
@@ -419,7 +416,7 @@ def _best_offers(potential: pd.DataFrame, rows: np.ndarray, n: int,
     if family_ptb is not None and family_ptb_rows is not None and len(family_ptb):
         ff = _codes(family_ptb["family"], families)
         ok = np.flatnonzero((family_ptb_rows >= 0) & (ff >= 0))
-        fp = family_ptb["ptb"].to_numpy(dtype="float64", na_value=np.nan)
+        fp = floats(family_ptb, "ptb")
         first = _FirstRows(family_ptb_rows[ok] * nf + ff[ok], n * nf)
         at = first.get(acc * nf + fam)
         ptb[at >= 0] = fp[ok[at[at >= 0]]]
@@ -451,7 +448,7 @@ def _best_offers(potential: pd.DataFrame, rows: np.ndarray, n: int,
     return out
 
 
-def next_best_offer(potential: pd.DataFrame | None, family_ptb: pd.DataFrame | None,
+def next_best_offer(potential: Columns | None, family_ptb: Columns | None,
                     account_ptb: pd.Series, min_whitespace: float = 0.0) -> pd.DataFrame:
     """Per account the family with the largest whitespace x PtB (ties: family name).
 
@@ -461,7 +458,7 @@ def next_best_offer(potential: pd.DataFrame | None, family_ptb: pd.DataFrame | N
     account with an offer, in account_id order.
     """
     cols = ["account_id", "next_best_offer", "nbo_score", "nbo_whitespace", "nbo_ptb"]
-    if potential is None or not {"family", "whitespace"} <= set(potential.columns):
+    if potential is None or not {"family", "whitespace"} <= set(column_names(potential)):
         return pd.DataFrame(columns=cols)
     accounts = pc.unique(_ids(potential["account_id"]))
     accounts = accounts.take(pc.sort_indices(accounts))
@@ -494,8 +491,8 @@ def _missing_words(crit: CriteriaResult, cfg: SegmentsConfig, ids: pd.Series) ->
 
 
 def build_segments(frame: pd.DataFrame, crit: CriteriaResult, cfg: SegmentsConfig, *,
-                   potential: pd.DataFrame | None = None,
-                   family_ptb: pd.DataFrame | None = None,
+                   potential: Columns | None = None,
+                   family_ptb: Columns | None = None,
                    rows: np.ndarray | None = None,
                    hourly_cost: float | None = None) -> pd.DataFrame:
     """The ``segments`` table from the gathered frame and the criteria scores.
@@ -521,7 +518,7 @@ def build_segments(frame: pd.DataFrame, crit: CriteriaResult, cfg: SegmentsConfi
                         f["potential"].to_numpy(dtype="float64", na_value=np.nan))
         care = size_care_to_value(care, stake, hourly_cost, cfg.care_max_cost_share)
     f = pd.concat([f, care], axis=1)
-    if potential is not None and {"family", "whitespace"} <= set(potential.columns):
+    if potential is not None and {"family", "whitespace"} <= set(column_names(potential)):
         ids = _ids(f["account_id"])
         if rows is None:
             rows = _codes(potential["account_id"], ids)
@@ -577,7 +574,7 @@ def stage(ctx: RunContext) -> None:
     for n in crit.notes:
         ctx.note(n)
     ctx.put("criteria_scores", crit.scores)
-    fam_ptb = _maybe(ctx, "propensity_family", ["family", "ptb"])
+    fam_ptb = _output(ctx, "propensity_family", ["family", "ptb"])  # Arrow, as potential
     plan = ctx.config.plan
     seg = build_segments(frame, crit, cfg, potential=potential, family_ptb=fam_ptb, rows=rows,
                          hourly_cost=plan.loaded_cost / plan.productive_hours)
