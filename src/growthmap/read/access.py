@@ -36,6 +36,7 @@ from growthmap.workspace import resolve_snapshot
 
 __all__ = [
     "ROLES",
+    "SEARCH_TABLE",
     "SORTABLE",
     "SYSTEM",
     "AccountQuery",
