@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["LISTS", "SINGLES", "Scope", "card_row", "history_rows", "linked_rows"]
+__all__ = ["LISTS", "SINGLES", "WANTED", "Scope", "card_row", "history_rows", "linked_rows"]
 
 #: per-account outputs read as one struct each: key in the result -> table.
 SINGLES = {"pa": "potential_account", "seg": "segments", "cs": "criteria_scores",
@@ -25,6 +25,33 @@ SINGLES = {"pa": "potential_account", "seg": "segments", "cs": "criteria_scores"
 #: per-account-and-family outputs read as a list of structs each.
 LISTS = {"afv": "account_family_value", "pot": "potential", "pfam": "propensity_family",
          "wc": "whitespace_competitor"}
+#: the columns the card shows of each table (``None``: all, e.g. ``c_<criterion>``); a
+#: point query fetches each column it selects, and account_value has some thirty.
+WANTED: dict[str, tuple[str, ...] | None] = {
+    "account_value": ("account_id", "name", "industry", "country", "region", "city",
+                      "territory_id", "owner_rep_id", "employees", "annual_revenue",
+                      "parent_id", "group_account_id", "status", "value_tier", "value",
+                      "revenue_t12m", "growth", "value_band", "potential_band",
+                      "matrix_cell", "road", "risk_readiness", "tier", "priority_rank",
+                      "care_model", "coverage_role", "touches_per_year", "hours_per_touch",
+                      "next_best_offer", "nbo_score"),
+    "potential_account": ("potential", "low", "high", "whitespace", "potential_model",
+                          "adjusted_by", "adjusted_at", "share_of_wallet", "value_band",
+                          "potential_band", "matrix_cell", "road"),
+    "segments": ("value_band", "potential_band", "matrix_cell", "road", "risk_readiness",
+                 "tier", "priority_rank", "care_model", "coverage_role", "touches_per_year",
+                 "hours_per_touch", "next_best_offer", "nbo_score", "reasons"),
+    "criteria_scores": None,
+    "propensity": ("ptb", "ptb_decile", "drivers"),
+    "icp": ("icp_fit", "is_best", "similar_best"),
+    "risk": ("risk",),
+    "account_family_value": ("family", "revenue_t12m", "revenue_prior"),
+    "potential": ("family", "current", "potential", "low", "high", "whitespace",
+                  "whitespace_open", "whitespace_competitor", "share_of_wallet", "method",
+                  "peer_group", "low_confidence", "drivers"),
+    "propensity_family": ("family", "ptb"),
+    "whitespace_competitor": ("family", "competitor", "held"),
+}
 #: history columns: name -> (table alias, column, SQL type for a snapshot without it).
 _HISTORY = {"value": ("av", "value", "DOUBLE"), "av_tier": ("av", "value_tier", "VARCHAR"),
             "value_tier": ("sg", "value_tier", "VARCHAR"), "road": ("sg", "road", "VARCHAR"),
@@ -54,6 +81,14 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+def _select(columns: Columns, schema: str, table: str, alias: str = "") -> str:
+    """The card's columns of ``table`` that the snapshot has (empty when it has none)."""
+    have = columns(schema, table)
+    want = WANTED.get(table)
+    cols = [c for c in have if want is None or c in want]
+    return ", ".join(f"{alias}{quote(c)}" for c in cols) if have else ""
+
+
 def card_row(con: duckdb.DuckDBPyConnection, columns: Columns, sid: int, account_id: str,
              *, scope: Scope = None, extras: list[str] | None = None) -> dict[str, Any] | None:
     """The account's rows in snapshot ``sid``: ``{"av": {...}, "visible": bool, "pa": {...}
@@ -66,7 +101,8 @@ def card_row(con: duckdb.DuckDBPyConnection, columns: Columns, sid: int, account
     """
     schema = f"snap_{sid}"
     pred, params = _scope(scope, schema, "av")
-    found = _dicts(con, f"SELECT av.*, {pred} AS __visible FROM {schema}.account_value av "
+    found = _dicts(con, f"SELECT {_select(columns, schema, 'account_value', 'av.')}, "
+                   f"{pred} AS __visible FROM {schema}.account_value av "
                    "WHERE av.account_id = ? LIMIT 1", [*params, account_id])
     if not found:
         return None
@@ -75,8 +111,9 @@ def card_row(con: duckdb.DuckDBPyConnection, columns: Columns, sid: int, account
     if not out["visible"]:
         return out
     for key, table in {**SINGLES, **LISTS}.items():
-        rows = (_dicts(con, f"SELECT * FROM {schema}.{quote(table)} WHERE account_id = ?",
-                       [account_id]) if columns(schema, table) else [])
+        sel = _select(columns, schema, table)
+        rows = (_dicts(con, f"SELECT {sel} FROM {schema}.{quote(table)} WHERE account_id = ?",
+                       [account_id]) if sel else [])
         out[key] = rows if key in LISTS else (rows[0] if rows else None)
     if extras:
         rows = _dicts(con, f"SELECT {', '.join(quote(c) for c in extras)} FROM main.accounts "
