@@ -396,6 +396,15 @@ class DataAccess:
             return Page(self.rows_for(ids), total, query.page, size)
         aliases.add(sort_alias)
         joins = self._joins(aliases)
+        if query.q:  # few rows match: find them once, then count them and take the page
+            total, ids = self.con.execute(
+                f"WITH m AS MATERIALIZED (SELECT av.account_id AS id, {sort_expr} AS k "
+                f"FROM {self.schema}.account_value av {joins} WHERE {where}) "
+                "SELECT (SELECT count(*) FROM m), (SELECT list(id ORDER BY k "
+                f"{direction} NULLS LAST, id) FROM (SELECT id, k FROM m ORDER BY k "
+                f"{direction} NULLS LAST, id LIMIT {limit} OFFSET {offset}))",
+                params).fetchone()
+            return Page(self.rows_for(list(ids or [])), int(total), query.page, size)
         total = self.con.execute(
             f"SELECT count(*) FROM {self.schema}.account_value av {joins} WHERE {where}",
             params).fetchone()[0]
