@@ -247,3 +247,30 @@ def test_the_one_migration_keeps_other_books_figures_out_of_the_movers(w) -> Non
             assert set(got.direction) == {direction} and len(got) == len(w["moved"])
             hidden = "value_from" if direction == "moved in" else "value_to"
             assert got[hidden].isna().all() and m.summary()[direction] == len(w["moved"])
+
+
+@pytest.mark.parametrize("user", ["rep_a", "rep_b", "manager"])
+def test_name_search_through_the_search_table_keeps_to_the_book(w, client, user) -> None:
+    """Search reads the derived table of lower-cased names for candidates; what it counts
+    and lists is still the reader's book in the snapshot read, nothing more or less."""
+    from growthmap.read.access import SEARCH_TABLE, ensure_indexes
+
+    state = client.app.state.gm
+    for sid in (1, 2):
+        with state.cursor() as cur:  # what the server's indexer does at start
+            ensure_indexes(cur, f"snap_{sid}")
+            names = dict(cur.execute(f"SELECT account_id, name FROM snap_{sid}.account_value"
+                                     ).fetchall())
+            assert cur.execute(f"SELECT count(*) FROM snap_{sid}.{SEARCH_TABLE}").fetchone()[0]
+        state.catalog.forget(f"snap_{sid}")
+        book = w["visible"][(user, sid)]
+        others = sorted(set(names) - book)
+        # a word of a name in another book, and one from this book: neither leaks
+        for term in {str(names[others[0]]).split()[0][:4].lower(),
+                     str(names[sorted(book)[0]]).split()[0][:4].lower()}:
+            r = client.get("/api/accounts", params={"q": term, "snapshot": str(sid),
+                                                    "page_size": 500}, headers=h(w, user))
+            want = {a for a in book if term in str(names[a] or "").lower()}
+            assert r.status_code == 200
+            assert {row["account_id"] for row in r.json()["rows"]} == want, (user, sid, term)
+            assert r.json()["total"] == len(want)

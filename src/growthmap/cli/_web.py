@@ -119,6 +119,9 @@ def register(app: typer.Typer) -> None:
         if not 0 < p < 65536:
             raise ConfigError(f"port {p} is out of range", hint="use 1-65535")
         console.print(f"serving http://{h}:{p}/  (Ctrl+C to stop)")
-        uvicorn.run(app_, host=h, port=p, log_level="warning")
+        # a busy floor: with uvicorn's 5 s keep-alive the load test (bench/bench_web.py)
+        # lost connections at 50 and 200 clients on a loaded machine, with 60 s none
+        uvicorn.run(app_, host=h, port=p, log_level="warning", timeout_keep_alive=60,
+                    backlog=2048)
 
     app.add_typer(user_app, name="user")

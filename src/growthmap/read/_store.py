@@ -13,7 +13,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-__all__ = ["INDEXED", "Catalog", "Page", "ensure_indexes", "records"]
+__all__ = ["INDEXED", "SEARCH_TABLE", "Catalog", "Page", "ensure_indexes", "fetch_records",
+           "records"]
 
 
 @dataclass
@@ -53,6 +54,15 @@ def records(df: pd.DataFrame | None) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict("records")]
 
 
+def fetch_records(con: duckdb.DuckDBPyConnection, sql: str,
+                  params: list[Any] | None = None) -> list[dict[str, Any]]:
+    """A query's rows as JSON-able dicts, without a detour through pandas (which costs
+    more than the query itself for the few rows of a point look-up)."""
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [{k: _clean(v) for k, v in zip(names, r, strict=True)} for r in cur.fetchall()]
+
+
 class _LRU:
     """A small thread-safe cache of computed views (snapshots never change)."""
 
@@ -76,26 +86,51 @@ class _LRU:
 
 @dataclass
 class Catalog:
-    """What tables and columns each snapshot holds, cached (snapshots are immutable)."""
+    """What tables and columns each schema holds, cached.
+
+    A snapshot never changes, so its columns are kept for good.  The live schemas
+    (``main``, ``gm``) change only when a command writes the workspace, which it can do
+    only while the server does not hold it: the server calls :meth:`forget_live` each
+    time it opens the workspace again, and until then their columns are cached too.
+    Columns are read for a whole schema at once (one catalog query, not one per table).
+    """
 
     cache: _LRU = field(default_factory=_LRU)
-    _columns: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    _schemas: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def forget_live(self) -> None:
+        """Forget what was read of the live schemas (the workspace was opened again)."""
+        with self._lock:
+            for schema in [s for s in self._schemas if not s.startswith("snap_")]:
+                del self._schemas[schema]
+
+    def forget(self, schema: str) -> None:
+        """Forget one schema (a snapshot was written or deleted under this process)."""
+        with self._lock:
+            self._schemas.pop(schema, None)
+
+    def tables(self, cur: duckdb.DuckDBPyConnection, schema: str) -> dict[str, tuple[str, ...]]:
+        """Every table of ``schema`` and its columns in order (empty when there is none)."""
+        with self._lock:
+            known = self._schemas.get(schema)
+        if known is not None:
+            return known
+        out: dict[str, list[str]] = {}
+        for table, column in cur.execute(
+                "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = ? "
+                "AND database_name = current_database() ORDER BY table_name, column_index",
+                [schema]).fetchall():
+            out.setdefault(table, []).append(column)
+        tables = {t: tuple(c) for t, c in out.items()}
+        if tables:  # an absent schema is asked again (a run may be creating it)
+            with self._lock:
+                self._schemas[schema] = tables
+        return tables
 
     def columns(self, cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> tuple[str, ...]:
         """Columns of ``schema.table`` (empty when it does not exist)."""
-        key = (schema, table)
-        cacheable = schema.startswith("snap_")
-        with self._lock:
-            if cacheable and key in self._columns:
-                return self._columns[key]
-        cols = tuple(r[0] for r in cur.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-            "AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall())
-        if cacheable and cols:
-            with self._lock:
-                self._columns[key] = cols
-        return cols
+        return self.tables(cur, schema).get(table, ())
 
 
 #: snapshot tables looked up by account_id (an ART index makes a card or a page of a
@@ -105,24 +140,34 @@ INDEXED = ("account_value", "account_family_value", "potential", "potential_acco
            "propensity_family", "icp", "risk")
 
 
+#: the name-search table of a snapshot (``account_id``, ``name_lc``): lower-cased names
+#: computed once, so a search scans one narrow column instead of lower-casing every
+#: name of the snapshot on every request.  Like the indexes it is derived, changes no
+#: figure, and a snapshot without it is searched the slow way.
+SEARCH_TABLE = "gm_search"
+
+
 def ensure_indexes(con: duckdb.DuckDBPyConnection, schema: str) -> int:
-    """Create the missing account_id indexes of one snapshot schema; returns how many.
+    """Create the missing account_id indexes (and the name-search table) of one
+    snapshot schema; returns how many were made.
 
     Indexes change no data, so the snapshot stays what it was; they need a writable
     workspace (a read-only server uses whatever indexes exist).
     """
     have = {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_indexes() WHERE schema_name = ?", [schema]).fetchall()}
+    tables = {r[0]: r[1] for r in con.execute(
+        "SELECT table_name, list(column_name) FROM duckdb_columns() WHERE schema_name = ? "
+        "AND database_name = current_database() GROUP BY 1", [schema]).fetchall()}
     made = 0
     for table in INDEXED:
-        if table in have:
-            continue
-        cols = con.execute("SELECT column_name FROM information_schema.columns WHERE "
-                           "table_schema = ? AND table_name = ?", [schema, table]).fetchall()
-        if ("account_id",) in cols:
+        if table not in have and "account_id" in tables.get(table, []):
             con.execute(f'CREATE INDEX IF NOT EXISTS "gm_{table}_account_id" '
                         f'ON {schema}."{table}" (account_id)')
             made += 1
+    if SEARCH_TABLE not in tables and "name" in tables.get("account_value", []):
+        con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{SEARCH_TABLE} AS "
+                    f"SELECT account_id, lower(name) AS name_lc FROM {schema}.account_value "
+                    "WHERE name IS NOT NULL ORDER BY account_id")
+        made += 1
     return made
-
-

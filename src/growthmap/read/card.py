@@ -15,9 +15,11 @@ import json
 import math
 from typing import Any
 
+import duckdb
 from pydantic import BaseModel, Field
 
 from growthmap.errors import NotFoundError
+from growthmap.read._card_sql import Columns, Scope, card_row, history_rows, linked_rows
 from growthmap.workspace import Workspace
 
 __all__ = [
@@ -29,6 +31,9 @@ __all__ = [
     "SimilarAccount",
     "account_card",
     "close_matches",
+    "extra_columns",
+    "extra_names",
+    "read_card",
 ]
 
 _ATTRS = ("industry", "country", "region", "city", "territory_id", "owner_rep_id",
@@ -169,58 +174,39 @@ class AccountCard(BaseModel):
 
 # -- reading -----------------------------------------------------------------------
 def _clean(v: Any) -> Any:
-    """NaN/NA -> None, numpy scalars -> Python, so the card is plain JSON."""
+    """NaN -> None, numpy scalars -> Python, nested structs cleaned: the card is plain JSON."""
     if v is None:
         return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
     if hasattr(v, "item") and not isinstance(v, str | bytes):
         v = v.item()
     if isinstance(v, float) and math.isnan(v):
         return None
-    try:
-        import pandas as pd
-
-        if v is pd.NA or v is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
     return v
 
 
-def _rows(ws: Workspace, sid: int, table: str, account_id: str) -> list[dict[str, Any]]:
-    if not ws.has_table(table, f"snap_{sid}"):
-        return []
-    cur = ws.con.execute(f'SELECT * FROM snap_{sid}."{table}" WHERE account_id = ?',
-                         [account_id])
-    cols = [d[0] for d in cur.description]
-    return [{c: _clean(v) for c, v in zip(cols, r, strict=True)} for r in cur.fetchall()]
+def _one(row: dict[str, Any], key: str) -> dict[str, Any]:
+    return _clean(row.get(key)) or {}
 
 
-def _one(ws: Workspace, sid: int, table: str, account_id: str) -> dict[str, Any]:
-    rows = _rows(ws, sid, table, account_id)
-    return rows[0] if rows else {}
+def _many(row: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [_clean(r) for r in row.get(key) or []]
+
+
+def extra_names(columns: tuple[str, ...] | list[str]) -> list[str]:
+    """Of the accounts table's columns, its extra attributes (a CRM's ``segment``)."""
+    from growthmap.contract.inputs import TABLES
+
+    contract = set(TABLES["accounts"].column_names)
+    return [c for c in columns if c not in contract and not c.startswith("_")]
 
 
 def extra_columns(con: Any) -> list[str]:
     """The accounts table's extra attributes (a CRM's ``segment``), not contract columns."""
-    from growthmap.contract.inputs import TABLES
-
-    contract = set(TABLES["accounts"].column_names)
-    return [r[0] for r in con.execute(
+    return extra_names([r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' "
-        "AND table_name = 'accounts' ORDER BY ordinal_position").fetchall()
-        if r[0] not in contract and not r[0].startswith("_")]
-
-
-def _extras(ws: Workspace, account_id: str) -> dict[str, Any]:
-    """The account's extra attributes as loaded now (inputs, not the snapshot)."""
-    cols = extra_columns(ws.con)
-    if not cols:
-        return {}
-    sel = ", ".join('"' + c.replace('"', '""') + '"' for c in cols)
-    row = ws.con.execute(f"SELECT {sel} FROM main.accounts WHERE account_id = ?",
-                         [account_id]).fetchone()
-    return {} if row is None else {c: _clean(v) for c, v in zip(cols, row, strict=True)
-                                   if v is not None}
+        "AND table_name = 'accounts' ORDER BY ordinal_position").fetchall()])
 
 
 def _json_list(text: Any) -> list:
@@ -244,8 +230,9 @@ def close_matches(ws: Workspace, sid: int, text: str, n: int = 3) -> list[str]:
     from rapidfuzz import fuzz, process
     from rapidfuzz.distance import Levenshtein
 
+    has_name = "name" in _schema_columns(ws.con)(f"snap_{sid}", "account_value")
     rows = ws.con.execute(
-        f"SELECT account_id, {'name' if _has_col(ws, sid, 'name') else 'NULL'} "
+        f"SELECT account_id, {'name' if has_name else 'NULL'} "
         f"FROM snap_{sid}.account_value").fetchall()
     names = {r[0]: r[1] for r in rows}
     by_id = process.extract(text.lower(), {i: str(i).lower() for i in names},
@@ -263,35 +250,18 @@ def close_matches(ws: Workspace, sid: int, text: str, n: int = 3) -> list[str]:
     return out[:n]
 
 
-def _has_col(ws: Workspace, sid: int, col: str) -> bool:
-    (n,) = ws.con.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? "
-        "AND table_name = 'account_value' AND column_name = ?", [f"snap_{sid}", col]).fetchone()
-    return bool(n)
+def _schema_columns(con: duckdb.DuckDBPyConnection) -> Columns:
+    """``columns(schema, table)`` read from the catalog once per schema (a one-off card)."""
+    from growthmap.read._store import Catalog
+
+    catalog = Catalog()
+    return lambda schema, table: catalog.columns(con, schema, table)
 
 
-def _history(ws: Workspace, account_id: str) -> list[HistoryPoint]:
-    out = []
-    for sid in ws.snapshot_ids():
-        av = _one(ws, sid, "account_value", account_id)
-        seg = _one(ws, sid, "segments", account_id)
-        if not av and not seg:
-            continue
-        (as_of,) = ws.con.execute("SELECT as_of FROM gm.snapshots WHERE snapshot_id = ?",
-                                  [sid]).fetchone()
-        out.append(HistoryPoint(
-            snapshot_id=sid, as_of=as_of, value=av.get("value"),
-            value_tier=seg.get("value_tier") or av.get("value_tier"), road=seg.get("road"),
-            tier=seg.get("tier"), risk_readiness=seg.get("risk_readiness"),
-            care_model=seg.get("care_model")))
-    return out
-
-
-def _families(ws: Workspace, sid: int, account_id: str) -> list[FamilyLine]:
-    cur = {r["family"]: r for r in _rows(ws, sid, "account_family_value", account_id)}
-    pot = {r["family"]: r for r in _rows(ws, sid, "potential", account_id)}
-    fam_ptb = {r["family"]: r.get("ptb") for r in _rows(ws, sid, "propensity_family",
-                                                         account_id)}
+def _families(row: dict[str, Any]) -> list[FamilyLine]:
+    cur = {r["family"]: r for r in _many(row, "afv")}
+    pot = {r["family"]: r for r in _many(row, "pot")}
+    fam_ptb = {r["family"]: r.get("ptb") for r in _many(row, "pfam")}
     lines = []
     for fam in sorted(set(cur) | set(pot)):
         c, p = cur.get(fam, {}), pot.get(fam, {})
@@ -310,36 +280,57 @@ def account_card(ws: Workspace, account_id: str,
                  snapshot: int | str | None = "latest") -> AccountCard:
     """The card of ``account_id`` as of ``snapshot``; :class:`NotFoundError` when unknown."""
     sid = ws.resolve_snapshot(snapshot)
-    info = ws.snapshot_info(sid)
-    av = _one(ws, sid, "account_value", account_id)
-    if not av:
+    columns = _schema_columns(ws.con)
+    snapshots = [tuple(r) for r in ws.con.execute(
+        "SELECT snapshot_id, as_of FROM gm.snapshots ORDER BY snapshot_id").fetchall()]
+    card = read_card(ws.con, columns, ws.snapshot_info(sid), account_id, snapshots,
+                     extras=extra_names(columns("main", "accounts")))
+    if card is None:
         near = close_matches(ws, sid, str(account_id))
         raise NotFoundError(
             f"no account {account_id!r} in snapshot {sid}",
             hint=("did you mean: " + ", ".join(near)) if near else
             "check the id with `growthmap summary`, or run again after loading the account")
-    notes = []
-    pa_ = _one(ws, sid, "potential_account", account_id)
-    seg = _one(ws, sid, "segments", account_id)
-    cs = _one(ws, sid, "criteria_scores", account_id)
-    prop = _one(ws, sid, "propensity", account_id)
-    icp = _one(ws, sid, "icp", account_id)
-    risk = _one(ws, sid, "risk", account_id)
-    for table, row in (("potential_account", pa_), ("segments", seg), ("propensity", prop),
-                       ("icp", icp), ("risk", risk)):
-        if not row:
-            notes.append(f"snapshot {sid} has no {table} for this account: fields left empty")
-    families = _families(ws, sid, account_id)
+    return card
+
+
+def read_card(con: duckdb.DuckDBPyConnection, columns: Columns, info: dict[str, Any],
+              account_id: str, snapshots: list[tuple[int, Any]], *, scope: Scope = None,
+              extras: list[str] | None = None) -> AccountCard | None:
+    """The card of ``account_id`` in the snapshot ``info`` describes (its gm.snapshots
+    row), or ``None`` when the snapshot lacks it or ``scope`` hides it.
+
+    With ``scope`` (``schema -> predicate``, see :mod:`growthmap.read.scope`) the card
+    shows no more than the reader may see: a history point only for the snapshots in
+    which the account was in the reader's book, similar accounts and the parent and
+    group ids only when those are visible too.  Three queries, whatever the outputs.
+    """
+    sid = int(info["snapshot_id"])
+    row = card_row(con, columns, sid, account_id, scope=scope, extras=extras)
+    if row is None or not row["visible"]:
+        return None
+    av = _one(row, "av")
+    pa_, seg, cs = _one(row, "pa"), _one(row, "seg"), _one(row, "cs")
+    prop, icp, risk = _one(row, "prop"), _one(row, "icp"), _one(row, "risk")
+    notes = [f"snapshot {sid} has no {table} for this account: fields left empty"
+             for table, part in (("potential_account", pa_), ("segments", seg),
+                                 ("propensity", prop), ("icp", icp), ("risk", risk))
+             if not part]
+    families = _families(row)
     competitors = [CompetitorHolding(family=r["family"], competitor=r["competitor"],
-                                     held=r.get("held"))
-                   for r in _rows(ws, sid, "whitespace_competitor", account_id)]
+                                     held=r.get("held")) for r in _many(row, "wc")]
     similar_ids = [str(x) for x in _json_list(icp.get("similar_best"))]
-    names = {}
-    if similar_ids:
-        q = ",".join("?" * len(similar_ids))
-        col = "name" if _has_col(ws, sid, "name") else "NULL"
-        names = dict(ws.con.execute(f"SELECT account_id, {col} FROM snap_{sid}.account_value "
-                                    f"WHERE account_id IN ({q})", similar_ids).fetchall())
+    attributes = {**{k: av[k] for k in _ATTRS if av.get(k) is not None},
+                  **{k: v for k, v in _one(row, "extras").items() if v is not None}}
+    linked = [str(attributes[k]) for k in ("parent_id", "group_account_id")
+              if attributes.get(k) and str(attributes[k]) != account_id]
+    known = linked_rows(con, columns, sid, sorted({*similar_ids, *linked}), scope=scope)
+    if scope is not None:
+        similar_ids = [i for i in similar_ids if known.get(i, (None, False))[1]]
+        for k in ("parent_id", "group_account_id"):
+            v = attributes.get(k)
+            if v and str(v) != account_id and not known.get(str(v), (None, False))[1]:
+                del attributes[k]
     groups = _criteria_groups(info.get("config_json"))
     flags = [f for f in (cs.get("flags") or "").split("; ") if f]
     criteria = [CriterionScore(name=k[2:], group=groups.get(k[2:]), score=v,
@@ -353,10 +344,14 @@ def account_card(ws: Workspace, account_id: str,
         prop = {**prop, "ptb": None, "ptb_decile": None, "drivers": "[]"}
     if "risk" in hidden:
         risk = {**risk, "risk": None}
+    history = [HistoryPoint(
+        snapshot_id=h["snapshot_id"], as_of=h["as_of"], value=_clean(h["value"]),
+        value_tier=h["value_tier"] or h["av_tier"], road=h["road"], tier=h["tier"],
+        risk_readiness=h["risk_readiness"], care_model=h["care_model"])
+        for h in history_rows(con, columns, account_id, snapshots, scope=scope)]
     return AccountCard(
         account_id=account_id, name=av.get("name"), snapshot_id=sid, as_of=info["as_of"],
-        attributes={**{k: av[k] for k in _ATTRS if av.get(k) is not None},
-                    **_extras(ws, account_id)},
+        attributes=attributes,
         status=av.get("status"), value_tier=av.get("value_tier"), current=av.get("value"),
         revenue_t12m=av.get("revenue_t12m"), growth=av.get("growth"),
         potential=pa_.get("potential"), potential_low=pa_.get("low"),
@@ -377,21 +372,27 @@ def account_card(ws: Workspace, account_id: str,
         ptb=prop.get("ptb"), ptb_decile=prop.get("ptb_decile"),
         ptb_drivers=_json_list(prop.get("drivers")),
         icp_fit=icp.get("icp_fit"), is_best=icp.get("is_best"),
-        similar_best=[SimilarAccount(account_id=i, name=names.get(i)) for i in similar_ids],
+        similar_best=[SimilarAccount(account_id=i, name=known.get(i, (None,))[0])
+                      for i in similar_ids],
         risk=risk.get("risk"), score_notes=score_notes,
         need=cs.get("need"), value_score=cs.get("value_score"),
         behaviour=cs.get("behaviour"), criteria=criteria,
         flags=flags,
         reasons=[r for r in (seg.get("reasons") or "").split("; ") if r],
-        history=_history(ws, account_id), notes=notes)
+        history=history, notes=notes)
 
 
-def _score_notes(evaluations: str | None) -> tuple[list[str], set[str]]:
+def _parsed(text: Any) -> Any:
+    """A JSON field of gm.snapshots, whether still text or already parsed."""
+    return json.loads(text or "{}") if isinstance(text, str | None) else text
+
+
+def _score_notes(evaluations: Any) -> tuple[list[str], set[str]]:
     """Sentences about the published PtB and risk, and the scores to leave empty."""
     from growthmap.quality import not_informative_sentence
 
     try:
-        evs = json.loads(evaluations or "{}")
+        evs = _parsed(evaluations) or {}
     except ValueError:
         return [], set()
     notes, hidden = [], set()
@@ -411,10 +412,10 @@ def _sum(values: Any) -> float | None:
     return float(sum(vals)) if vals else None
 
 
-def _criteria_groups(config_json: str | None) -> dict[str, str]:
+def _criteria_groups(config_json: Any) -> dict[str, str]:
     """Criterion name -> group, from the config the snapshot was run with."""
     try:
-        crit = json.loads(config_json or "{}").get("segments", {}).get("criteria", [])
-    except ValueError:
+        crit = (_parsed(config_json) or {}).get("segments", {}).get("criteria", [])
+    except (ValueError, AttributeError):
         return {}
     return {c.get("name"): c.get("group") for c in crit if isinstance(c, dict)}

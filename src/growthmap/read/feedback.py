@@ -24,6 +24,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from growthmap.errors import ConfigError
+from growthmap.read._store import fetch_records
 
 __all__ = [
     "FEEDBACK_COLUMNS",
@@ -31,6 +32,7 @@ __all__ = [
     "FeedbackIn",
     "add_feedback",
     "feedback_for",
+    "feedback_records",
     "feedback_table",
     "overrides",
     "parse_feedback",
@@ -123,6 +125,13 @@ def feedback_for(con: duckdb.DuckDBPyConnection, account_id: str) -> pd.DataFram
     return con.execute(
         f"SELECT {', '.join(FEEDBACK_COLUMNS)} FROM gm.feedback WHERE account_id = ? "
         "ORDER BY created_at DESC, feedback_id DESC", [account_id]).fetch_arrow_table().to_pandas()
+
+
+def feedback_records(con: duckdb.DuckDBPyConnection, account_id: str) -> list[dict[str, Any]]:
+    """Every verdict on one account, newest first, as JSON-able dicts (the card's)."""
+    return fetch_records(
+        con, f"SELECT {', '.join(FEEDBACK_COLUMNS)} FROM gm.feedback WHERE account_id = ? "
+        "ORDER BY created_at DESC, feedback_id DESC", [account_id])
 
 
 def feedback_table(con: duckdb.DuckDBPyConnection,

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 
-from growthmap.workspace import connect, cursor, duckdb_memory_limit
+from growthmap.workspace import CATALOG, connect, duckdb_memory_limit
 
 __all__ = ["Lease"]
 
@@ -39,9 +40,10 @@ class Lease:
         self.setup = setup
         self._con: duckdb.DuckDBPyConnection | None = None
         self._users = 0
-        self._idle_since = 0  # bumped on every release: a stale closer does nothing
+        self._idle_since = 0.0  # when the last request ended (monotonic seconds)
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
+        self._use = ""  # "USE <catalog>" when the file is attached under a fixed name
         self.opened = 0  # how many times a connection was opened (for tests and logs)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
@@ -52,6 +54,10 @@ class Lease:
                 con.execute("SET memory_limit = ?", [limit])
             if self.setup is not None:
                 self.setup(con)
+            # asked once per connection, not per request (see workspace.cursor)
+            self._use = f"USE {CATALOG}" if con.execute(
+                "SELECT 1 FROM duckdb_databases() WHERE database_name = ?",
+                [CATALOG]).fetchone() else ""
         except BaseException:
             con.close()
             raise
@@ -65,9 +71,11 @@ class Lease:
             if self._con is None:
                 self._con = self._open()
             self._users += 1
-            con = self._con
+            con, use = self._con, self._use
         try:
-            cur = cursor(con)
+            cur = con.cursor()  # nothing runs on ``con`` itself: other threads use it
+            if use:
+                cur.execute(use)
             try:
                 yield cur
             finally:
@@ -76,20 +84,28 @@ class Lease:
             with self._lock:
                 self._users -= 1
                 if self._users == 0 and self._con is not None:
-                    self._idle_since += 1
+                    self._idle_since = time.monotonic()
                     if self.linger <= 0:
                         self._close_locked()
-                    else:
-                        if self._timer is not None:
-                            self._timer.cancel()
-                        self._timer = threading.Timer(self.linger, self._close_if_idle,
-                                                      [self._idle_since])
-                        self._timer.daemon = True
-                        self._timer.start()
+                    elif self._timer is None:  # one closer at a time, not one per request
+                        self._start_timer(self.linger)
 
-    def _close_if_idle(self, generation: int) -> None:
+    def _start_timer(self, delay: float) -> None:
+        self._timer = threading.Timer(delay, self._close_if_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _close_if_idle(self) -> None:
+        """Close once ``linger`` seconds passed since the last request ended; a request
+        that ended meanwhile moves the moment on (the timer waits again, for the rest)."""
         with self._lock:
-            if self._users == 0 and generation == self._idle_since:
+            self._timer = None
+            if self._con is None or self._users > 0:
+                return  # closed already, or a request in flight starts a timer when done
+            rest = self._idle_since + self.linger - time.monotonic()
+            if rest > 0:
+                self._start_timer(rest)
+            else:
                 self._close_locked()
 
     def _close_locked(self) -> None:
@@ -112,5 +128,6 @@ class Lease:
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
+                self._timer = None
             if self._users == 0:
                 self._close_locked()

@@ -121,10 +121,13 @@ def create_app(workspace_path: str | Path, config: Config | None = None) -> Fast
     signer = SessionSigner(key, lifetime_s=wc.session_hours * 3600)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     _filters(templates)
-    lease = Lease(workspace_path, read_only=wc.read_only, wait=wc.lock_wait_seconds)
+    catalog = Catalog()
+    # each time the workspace is opened again, a command may have changed it meanwhile
+    lease = Lease(workspace_path, read_only=wc.read_only, wait=wc.lock_wait_seconds,
+                  setup=lambda _con: catalog.forget_live())
     state = AppState(Path(workspace_path), config, lease,
                      Authenticator(signer, wc.login_attempts, persist=not wc.read_only),
-                     templates)
+                     templates, catalog)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -188,7 +191,8 @@ def _index_snapshots(state: AppState, stop: threading.Event) -> None:
             if stop.is_set():
                 return
             with state.cursor() as cur:
-                ensure_indexes(cur, f"snap_{sid}")
+                if ensure_indexes(cur, f"snap_{sid}"):
+                    state.catalog.forget(f"snap_{sid}")  # it holds a search table now
             time.sleep(0.05)  # let a waiting CLI command in between two snapshots
 
 

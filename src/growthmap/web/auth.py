@@ -296,6 +296,7 @@ class Authenticator:
         self._revoked: dict[str, int] = {}
         self._verified: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
+        self._revocations_table = False
 
     def login(self, con: duckdb.DuckDBPyConnection, username: str, password: str,
               client: str = "") -> str:
@@ -323,16 +324,23 @@ class Authenticator:
             now = time.time()
             for k in [k for k, e in self._revoked.items() if e < now]:
                 del self._revoked[k]
-        if self.persist and _has_revocations(con):
+        if self.persist and self._has_revocations(con):
             con.execute("DELETE FROM gm.revoked_sessions WHERE expires_at < now()::TIMESTAMP")
             con.execute("INSERT OR REPLACE INTO gm.revoked_sessions VALUES (?, "
                         "make_timestamp(?::BIGINT * 1000000))", [sid, expiry])
+
+    def _has_revocations(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether the workspace keeps revoked sessions; once it does it always will,
+        so the catalog is asked until then only (not on every request)."""
+        if not self._revocations_table:
+            self._revocations_table = _has_revocations(con)
+        return self._revocations_table
 
     def revoked(self, con: duckdb.DuckDBPyConnection, sid: str) -> bool:
         with self._lock:
             if sid in self._revoked:
                 return True
-        return _has_revocations(con) and bool(con.execute(
+        return self._has_revocations(con) and bool(con.execute(
             "SELECT count(*) FROM gm.revoked_sessions WHERE session_id = ?", [sid]).fetchone()[0])
 
     def from_cookie(self, con: duckdb.DuckDBPyConnection, cookie: str | None) -> Principal | None:
