@@ -138,7 +138,9 @@ def build(path: Path, n: int) -> float:
              whitespace_open, greatest(p - current, 0) * 0.3 AS whitespace_competitor,
              current / greatest(p, current) AS share_of_wallet, 'quantile_gbm' AS method,
              'industry' AS peer_group, false AS low_confidence,
-             '[{{"feature": "employees", "effect": 0.4}}]' AS drivers
+             '[{{"feature": "employees", "effect": 0.4}}]' AS drivers,
+             greatest(p, current) AS potential_model, NULL::VARCHAR AS adjusted_by,
+             NULL::TIMESTAMP AS adjusted_at
       FROM x ORDER BY account_id, family;
       CREATE TABLE snap_1.potential_account AS
       SELECT account_id, sum(current) AS current, sum(potential) AS potential, sum(low) AS low,
