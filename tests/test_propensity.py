@@ -260,7 +260,7 @@ def test_per_family_publishes_the_baseline_where_the_backtest_chose_it(ran, monk
         return choose(self, seg, names, labels, scores, bases)
 
     monkeypatch.setattr(compare.Comparison, "_choose", rfm_for_families)
-    path, world, _ = ran
+    _, world, _ = ran
     cfg = Config.from_dict({"scores": FAST, "run": {"as_of": AS_OF.isoformat()}})
     with make_workspace(tmp_path / "ws.duckdb", world, truth=True) as ws:
         result = run(ws, cfg, only=["value", "models"])
