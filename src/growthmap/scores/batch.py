@@ -202,6 +202,9 @@ def score_accounts(features: ir.Table, scorer: AccountScorer) -> pd.DataFrame:
         scores = map_in_pandas(backend, features, scorer.batches,
                                scorer.output_types()).to_pandas()
     else:
+        # executed whole, then scored in slices: streaming the engine's batches instead
+        # kept DuckDB's working memory of the query alive while the first batch was
+        # scored (+370 MB at 200,000 accounts) -- it holds the whole result either way
         table = features.to_pyarrow()
         parts = [scorer(table.slice(i, BATCH_ROWS).to_pandas())
                  for i in range(0, max(table.num_rows, 1), BATCH_ROWS)]

@@ -203,7 +203,10 @@ class CutoffFeatures:
     def scoring_table(self, *, rev_last: bool = False) -> ir.Table:
         """The as-of features of every account (an expression), with the net revenue of
         the last H months in ``REV_LAST`` when asked (who is in the risk population)."""
-        f = self._as_of_features
+        # unsorted: the scores are sorted by account id after scoring (score_accounts)
+        f = account_features(self.inputs, self.as_of, self.vocab,
+                             role_weights=self.cfg.buying_role_weights,
+                             engagement_months=self.cfg.engagement_months, ordered=False)
         if not rev_last:
             return f
         w = window_revenue(self.lines, self.as_of, self.cfg.horizon_months)
