@@ -77,7 +77,7 @@ from growthmap.scores.features import (
     encode,
     vocabulary,
 )
-from growthmap.scores.publish import EVER, baseline_drivers, publish
+from growthmap.scores.publish import EVER, Published, baseline_drivers, publish
 from growthmap.value.stage import family_lines
 
 __all__ = [
@@ -405,9 +405,11 @@ def score_all(cf: CutoffFeatures, config: Config, fits: Fits) -> dict[str, pd.Da
         if "family" in fits:
             ev["per_family"] = fits["family"][1]
             fam = family_table(scores, [f for f, _ in scorer.families])
-            # cells are family-major (family_table): the account's baselines repeat per family
+            # cells are family-major (family_table): the account's baselines repeat per
+            # family -- built only when a baseline is published (6M rows at a million)
             reps = len(scorer.families)
-            xf = pd.DataFrame({c: np.tile(xb[c].to_numpy(), reps) for c in xb.columns})
+            xf = xb.iloc[:0] if Published.from_json(ev["per_family"]).score == "model" else \
+                pd.DataFrame({c: np.tile(xb[c].to_numpy(), reps) for c in xb.columns})
             fam["ptb"] = publish(ev["per_family"], fam["ptb"].to_numpy(), xf,
                                  "Per-family propensity to buy")
             out["propensity_family"] = fam
