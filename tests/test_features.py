@@ -197,8 +197,39 @@ def test_transaction_features_match_pandas(tmp_path, world):
     assert f["recency_days"].drop(exp_rec.index).isna().all()
     parts = win[win.family == "Parts"].groupby("account_id").amount.sum()
     assert np.allclose(f["f_parts_rev_12m"].reindex(parts.index), parts)
-    fam12 = win[win.amount > 0].groupby("account_id").family.nunique()
+    _check_counts(f, tx, win)
+
+
+def _check_counts(f: pd.DataFrame, tx: pd.DataFrame, win: pd.DataFrame) -> None:
+    """Distinct families (12 months, ever) and months with a purchase, as pandas counts."""
+    bought = win[win.amount > 0]
+    fam12 = bought.groupby("account_id").family.nunique()
     assert (f["families_12m"].reindex(fam12.index) == fam12).all()
+    assert (f["families_12m"].drop(fam12.index) == 0).all()
+    ever = tx[tx.amount > 0].groupby("account_id").family.nunique()
+    assert (f["families_ever"].reindex(ever.index) == ever).all()
+    months = bought.assign(m=pd.to_datetime(bought.date).dt.to_period("M")).groupby(
+        "account_id").m.nunique()
+    assert months.max() > 1
+    assert (f["active_months_12m"].reindex(months.index) == months).all()
+    assert (f["active_months_12m"].drop(months.index) == 0).all()
+
+
+def test_counts_over_the_lines_when_the_vocabulary_leaves_families_out(tmp_path, world,
+                                                                        monkeypatch):
+    """With more families than the vocabulary keeps, the families bought are counted over
+    the lines, not from the per-family columns (which miss the ones left out)."""
+    from growthmap.scores import features
+
+    monkeypatch.setattr(features, "_MAX_FAMILIES", 1)
+    with make_workspace(tmp_path / "ws.duckdb", world) as ws:
+        f = _features(ws, T)
+    assert len([c for c in f.columns if c.endswith("_lines_12m") and c.startswith("f_")]) == 1
+    tx = world["transactions"].merge(world["products"], on="product_id")
+    tx = tx[tx.date <= T]
+    win = tx[pd.to_datetime(tx.date) > T - pd.DateOffset(months=12)]
+    assert win.family.nunique() > 1
+    _check_counts(f, tx, win)
 
 
 def test_signal_and_opportunity_features_match_pandas(tmp_path, world):

@@ -132,6 +132,21 @@ def test_groups_keep_an_account_in_one_fold():
     assert len(np.unique(fold)) == 4
 
 
+def test_early_stopping_grows_the_folds_mean_best_round():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 4))
+    y = (x[:, 0] + rng.normal(0, 2, 3000) > 0).astype(int)  # one weak signal: few trees do
+    stopped = PropensityClassifier(n_estimators=400, early_stopping_rounds=10).fit(x, y)
+    full = PropensityClassifier(n_estimators=400).fit(x, y)
+    assert full.n_trees_ == full.booster_.num_trees() == 400
+    assert 1 <= stopped.n_trees_ == stopped.booster_.num_trees() < 200
+    # stopping where the held-out loss stopped improving costs no ranking
+    xt = rng.normal(size=(3000, 4))
+    yt = (xt[:, 0] + rng.normal(0, 2, 3000) > 0).astype(int)
+    assert (roc_auc_score(yt, stopped.predict_proba(xt)[:, 1])
+            >= roc_auc_score(yt, full.predict_proba(xt)[:, 1]) - 0.01)
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
     """One run of the value and models stages on a synthetic world with known truth."""
@@ -160,6 +175,8 @@ def test_stage_scores_every_account_with_drivers(ran):
     assert fold["cutoff"] == "2024-12-31" and fold["train_cutoffs"][-1] <= "2023-12-31"
     assert ev["final_training"]["cutoffs"][-1] == "2024-12-31"
     assert ev["per_family"]["backtest"]["pooled"]["roc_auc"] > 0.6
+    # published by the same rule as PtB and risk, and said so
+    assert ev["per_family"]["published"]["sentence"].startswith("Per-family propensity")
 
 
 def test_backtest_and_true_next_year_show_a_useful_model(ran):
@@ -226,3 +243,34 @@ def test_too_short_a_history_skips_the_models_with_a_note(tmp_path):
     assert any(n.startswith("no risk scores") for n in result.notes)
     assert "icp" in result.outputs and "buying_centre" in result.outputs
     assert res.truth is None and "not trained" in res.sentences[0]
+
+
+def test_per_family_publishes_the_baseline_where_the_backtest_chose_it(ran, monkeypatch,
+                                                                      tmp_path):
+    """Where the per-family comparison chooses the RFM rank, every account x family cell
+    gets it (ranked like the account's RFM), and the run notes say so."""
+    from growthmap.scores import compare
+    from growthmap.scores.publish import Choice
+
+    choose = compare.Comparison._choose
+
+    def rfm_for_families(self, seg, names, labels, scores, bases):
+        if "cross_sell" in labels:
+            return Choice("baseline", "rfm", 0.0, (4.0, -3.0), "forced by the test")
+        return choose(self, seg, names, labels, scores, bases)
+
+    monkeypatch.setattr(compare.Comparison, "_choose", rfm_for_families)
+    _, world, _ = ran
+    cfg = Config.from_dict({"scores": FAST, "run": {"as_of": AS_OF.isoformat()}})
+    with make_workspace(tmp_path / "ws.duckdb", world, truth=True) as ws:
+        result = run(ws, cfg, only=["value", "models"])
+    pf = result.evaluations["propensity"]["per_family"]["published"]
+    assert pf["score"] == "baseline" and pf["segments"]["all"]["baseline"] == "rfm"
+    assert any(n.startswith("Per-family propensity to buy: the run publishes")
+               for n in result.notes)
+    fam = result.outputs["propensity_family"].to_pandas()
+    # the same account has the same published score in every family (RFM is per account),
+    # a logistic of its rank: 1 / (1 + exp(-(4 r - 3)))
+    assert (fam.groupby("account_id").ptb.nunique() == 1).all()
+    r = fam.ptb.to_numpy()
+    assert r.min() >= 1 / (1 + np.exp(3)) - 1e-9 and r.max() <= 1 / (1 + np.exp(-1)) + 1e-9

@@ -170,6 +170,11 @@ def _transaction_features(lines: ir.Table, as_of: dt.date, vocab: Vocabulary) ->
     w3, w6, w12, w24 = since(3), since(6), since(12), since(24)
     pos = amt > 0
     zero, nodate = ibis.literal(0.0), ibis.null("date")
+    # the 12-month window spans at most 13 calendar months: one flag per month (a MAX),
+    # added up, counts the months with a purchase where COUNT(DISTINCT) hashed every
+    # line again (a bit OR would do it in one, but Ibis cannot compile it for Spark)
+    lo = as_of - relativedelta(months=12)
+    month = (d.year() * 12 + d.month()) - (lo.year * 12 + lo.month)
     aggs: dict[str, ir.Value] = {
         "_last": ibis.cases((pos, d), else_=nodate).max(),
         "_first": ibis.cases((pos, d), else_=nodate).min(),
@@ -181,13 +186,19 @@ def _transaction_features(lines: ir.Table, as_of: dt.date, vocab: Vocabulary) ->
         "lines_3m": ibis.cases((w3 & pos, 1), else_=0).sum(),
         "lines_12m": ibis.cases((w12 & pos, 1), else_=0).sum(),
         "credits_12m": ibis.cases((w12 & ~pos, 1), else_=0).sum(),
-        "active_months_12m": ibis.cases((w12 & pos, d.truncate("M")), else_=nodate).nunique(),
+        **{f"_m{k}": ibis.cases((w12 & pos & (month == k), 1), else_=0).max()
+           for k in range(13)},
         "products_12m": ibis.cases((w12 & pos, lines.product_id),
                                    else_=ibis.null("string")).nunique(),
-        "families_12m": ibis.cases((w12 & pos, lines.family),
-                                   else_=ibis.null("string")).nunique(),
-        "families_ever": ibis.cases((pos, lines.family), else_=ibis.null("string")).nunique(),
     }
+    # with every family in the vocabulary, the families bought are counted from the
+    # per-family columns below (no COUNT(DISTINCT)); else over the lines
+    every_family = len(vocab.families) < _MAX_FAMILIES
+    if not every_family:
+        aggs["families_12m"] = ibis.cases((w12 & pos, lines.family),
+                                          else_=ibis.null("string")).nunique()
+        aggs["families_ever"] = ibis.cases((pos, lines.family),
+                                           else_=ibis.null("string")).nunique()
     for fam, s in vocab.family_slugs().items():
         is_f = lines.family == fam
         aggs[f"f_{s}_rev_12m"] = ibis.cases((is_f & w12, amt), else_=zero).sum()
@@ -204,11 +215,29 @@ def _transaction_features(lines: ir.Table, as_of: dt.date, vocab: Vocabulary) ->
         - (ibis.greatest(t.rev_prev_12m, 0.0) + 1).ln(),
         "avg_line_12m": ibis.cases((t.lines_12m > 0, t.rev_12m / t.lines_12m),
                                    else_=ibis.null("float64")),
+        "active_months_12m": sum((t[f"_m{k}"].fill_null(0) for k in range(1, 13)),
+                                 start=t._m0.fill_null(0)).cast("int64"),
     }
-    for s in vocab.family_slugs().values():
+    slugs = list(vocab.family_slugs().values())
+    for s in slugs:
         derived[f"f_{s}_days_since"] = _days(as_of, t[f"_f_{s}_last"])
+    if every_family:
+        derived["families_12m"] = _count_true([t[f"f_{s}_lines_12m"] > 0 for s in slugs])
+        derived["families_ever"] = _count_true([t[f"_f_{s}_last"].notnull() for s in slugs])
     t = t.mutate(**derived)
-    return t.drop(*[c for c in t.columns if c.startswith("_")])
+    # the columns in their usual order (the models' column sampling depends on it)
+    first = ["rev_3m", "rev_6m", "rev_12m", "rev_prev_6m", "rev_prev_12m", "lines_3m",
+             "lines_12m", "credits_12m", "active_months_12m", "products_12m",
+             "families_12m", "families_ever"]
+    return t.select("account_id", *first,
+                    *[c for c in t.columns if c not in first and c != "account_id"
+                      and not c.startswith("_")])
+
+
+def _count_true(conditions: list[ir.BooleanValue]) -> ir.IntegerValue:
+    """How many of ``conditions`` hold (0 for none)."""
+    return sum((c.cast("int64") for c in conditions[1:]),
+               start=conditions[0].cast("int64") if conditions else ibis.literal(0, "int64"))
 
 
 def _signal_features(signals: ir.Table, as_of: dt.date, vocab: Vocabulary) -> ir.Table:
@@ -255,8 +284,11 @@ def account_features(
     *,
     role_weights: Mapping[str, float] | None = None,
     engagement_months: int = 12,
+    ordered: bool = True,
 ) -> ir.Table:
-    """One row per account (prospects included) of features as of ``as_of``.
+    """One row per account (prospects included) of features as of ``as_of``, sorted by
+    account id unless ``ordered`` is false (scoring sorts its scores instead, so the
+    engine can stream the rows as it makes them, without holding them all to sort).
 
     Counts and sums are 0 when an account has no rows; "days since" features are null
     when the event never happened (the models treat null as its own value).  Tables that
@@ -289,7 +321,7 @@ def account_features(
                        engagement_months=engagement_months)
     if inputs.contacts is not None:
         out = out.left_join(bc, out.account_id == bc.account_id).drop("account_id_right")
-    return out.order_by("account_id")
+    return out.order_by("account_id") if ordered else out
 
 
 def encode(frame: pd.DataFrame, vocab: Vocabulary) -> pd.DataFrame:

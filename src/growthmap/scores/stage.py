@@ -77,7 +77,7 @@ from growthmap.scores.features import (
     encode,
     vocabulary,
 )
-from growthmap.scores.publish import EVER, baseline_drivers, publish
+from growthmap.scores.publish import EVER, Published, baseline_drivers, publish
 from growthmap.value.stage import family_lines
 
 __all__ = [
@@ -203,7 +203,10 @@ class CutoffFeatures:
     def scoring_table(self, *, rev_last: bool = False) -> ir.Table:
         """The as-of features of every account (an expression), with the net revenue of
         the last H months in ``REV_LAST`` when asked (who is in the risk population)."""
-        f = self._as_of_features
+        # unsorted: the scores are sorted by account id after scoring (score_accounts)
+        f = account_features(self.inputs, self.as_of, self.vocab,
+                             role_weights=self.cfg.buying_role_weights,
+                             engagement_months=self.cfg.engagement_months, ordered=False)
         if not rev_last:
             return f
         w = window_revenue(self.lines, self.as_of, self.cfg.horizon_months)
@@ -237,7 +240,8 @@ def _estimator(cls: type, config: Config, categorical: list[str]) -> Any:
     return cls(n_estimators=s.n_estimators, learning_rate=s.learning_rate,
                num_leaves=s.num_leaves, min_child_samples=s.min_child_samples,
                calibration=s.calibration, cv=s.calibration_folds,
-               categorical_features=categorical, random_state=config.run.seed, n_jobs=s.n_jobs)
+               categorical_features=categorical, random_state=config.run.seed, n_jobs=s.n_jobs,
+               early_stopping_rounds=s.early_stopping_rounds)
 
 
 def _categorical(columns: list[str], extra: tuple[str, ...] = (),
@@ -347,7 +351,8 @@ def fit_family(cf: CutoffFeatures, config: Config) -> tuple[PropensityClassifier
                       "times the last H months", tuple(s.baseline_columns), sub)
     model, ev = _fit_and_backtest(est, data, short, "per-family propensity", comp,
                                   config.run.seed)
-    ev.pop("published", None)  # reported only: the per-family scores stay the model's
+    # published like PtB and risk: the model, or the baseline / blend that ranked the
+    # cells better in the backtest (applied to every account x family in score_all)
     return model, {**ev, "families": list(slugs), "training": _sample_note(cf, n_acc)}
 
 
@@ -399,7 +404,15 @@ def score_all(cf: CutoffFeatures, config: Config, fits: Fits) -> dict[str, pd.Da
                   features=list(cf.columns), training=_sample_note(cf, cf.sample_size))
         if "family" in fits:
             ev["per_family"] = fits["family"][1]
-            out["propensity_family"] = family_table(scores, [f for f, _ in scorer.families])
+            fam = family_table(scores, [f for f, _ in scorer.families])
+            # cells are family-major (family_table): the account's baselines repeat per
+            # family -- built only when a baseline is published (6M rows at a million)
+            reps = len(scorer.families)
+            xf = xb.iloc[:0] if Published.from_json(ev["per_family"]).score == "model" else \
+                pd.DataFrame({c: np.tile(xb[c].to_numpy(), reps) for c in xb.columns})
+            fam["ptb"] = publish(ev["per_family"], fam["ptb"].to_numpy(), xf,
+                                 "Per-family propensity to buy")
+            out["propensity_family"] = fam
     if "risk" in fits:
         pop = scores["risk_population"].to_numpy(bool)
         ev = fits["risk"][1]
@@ -558,8 +571,10 @@ def stage(ctx: RunContext) -> None:
         ctx.step("models: scoring every account")
         for name, table in score_all(cf, ctx.config, fits).items():
             ctx.put(name, table)
-        for name, what in (("propensity", "Propensity to buy"), ("risk", "Risk")):
-            ev = ctx.evaluations.get(name) or {}
+        for name, what in (("propensity", "Propensity to buy"), ("risk", "Risk"),
+                           ("per_family", "Per-family propensity to buy")):
+            ev = (ctx.evaluations.get(name) if name != "per_family" else
+                  (ctx.evaluations.get("propensity") or {}).get("per_family")) or {}
             if (ev.get("backtest") or {}).get("skipped"):
                 ctx.note(f"{what}: no backtest out of time, {ev['backtest']['skipped']}")
             if (ev.get("published") or {}).get("score", "model") != "model":
