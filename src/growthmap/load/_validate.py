@@ -1,5 +1,8 @@
 """Validation as one vectorised DuckDB query: typing, checks and a reason per row.
 
+The checks and their order are the shared rules of :mod:`growthmap.load.rules` (which
+the Spark path applies too); this module translates each into SQL.
+
 The staged query reads the source relation once and produces, per source row, the
 contract's typed columns plus ``__gm_code`` — the first failed check (``NULL`` when
 the row is loadable) — and, for each optional column that can go bad, ``i$<col>`` (the
@@ -27,9 +30,22 @@ from growthmap.errors import ConfigError
 from growthmap.load._mapping import Mapping
 from growthmap.load._plan import Plan
 from growthmap.load._read import ROW, Source, quote_ident, quote_literal
+from growthmap.load.rules import (
+    DATE_RANGE,
+    DQ_ISSUES,
+    FALSE_WORDS,
+    MAX_ABS_NUMBER,
+    QUARANTINE_REASONS,
+    TRUE_WORDS,
+    CellRule,
+    RowRule,
+    cell_rules,
+    row_rules,
+)
 
 __all__ = [
     "DQ_ISSUES",
+    "MAX_ABS_NUMBER",
     "QUARANTINE_REASONS",
     "SQL_TYPES",
     "Check",
@@ -38,21 +54,6 @@ __all__ = [
     "stage_sql",
 ]
 
-#: Why a row is quarantined, in the order the checks run (the first failure wins).
-QUARANTINE_REASONS = (
-    "malformed line",
-    "missing key",
-    "missing required value",
-    "unparsable value",
-    "value not allowed",
-    "out of range",
-    "unknown currency",
-    "unmarked negative amount",
-    "unknown reference",
-    "duplicate key",
-)
-#: Why a cell of an optional column was nulled (the row still loads).
-DQ_ISSUES = ("unparsable value", "value not allowed", "out of range", "unknown reference")
 SQL_TYPES = {"string": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "date": "DATE",
              "bool": "BOOLEAN"}
 _DATE_CANDIDATES = (
@@ -60,16 +61,11 @@ _DATE_CANDIDATES = (
     "%d/%m/%y", "%m/%d/%y", "%d.%m.%y", "%d-%b-%Y", "%d %b %Y", "%b %d %Y", "%d-%b-%y",
     "excel",
 )
-_DATE_LO, _DATE_HI = "DATE '1800-01-01'", "DATE '2199-12-31'"
-#: The largest magnitude a number may have (10^15: a quadrillion of any currency).  A
-#: value past it is "out of range": sums over millions of rows of such values would
-#: overflow to infinity in the run, so it is refused at the door instead.
-MAX_ABS_NUMBER = 1e15
+_DATE_LO, _DATE_HI = (f"DATE '{d.isoformat()}'" for d in DATE_RANGE)
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
             "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
 _INTEGER = _NUMERIC[:9]
-_TRUE = ("true", "t", "yes", "y", "1")
-_FALSE = ("false", "f", "no", "n", "0")
+_TRUE, _FALSE = TRUE_WORDS, FALSE_WORDS
 
 
 @dataclass(frozen=True)
@@ -316,63 +312,30 @@ def stage_sql(
         values.append(f"WHEN {len(checks)} THEN {value}")
 
     present = [c for c in table.columns if c.name in plan.sources or c.name in plan.constants]
-    required = [c for c in present if c.required]
-    for c in sorted(required, key=lambda c: c.name not in table.key):
-        reason = "missing key" if c.name in table.key else "missing required value"
-        check(cols[c.name].missing, reason, c.name)
-    ranges: dict[str, str] = {}
-    for c in present:
-        bounds = []
-        if c.min is not None:
-            bounds.append(f"{p(c.name)} < {c.min!r}")
-        if c.max is not None:
-            bounds.append(f"{p(c.name)} > {c.max!r}")
-        if c.dtype in ("float", "int"):
-            bounds.append(f"abs({p(c.name)}) > {MAX_ABS_NUMBER!r}")
-        if bounds:
-            ranges[c.name] = "(" + " OR ".join(bounds) + ")"
-    for c in required:
-        if cols[c.name].bad:
-            check(cols[c.name].bad, "unparsable value", c.name, cols[c.name].text)
-    for c in required:
-        if cols[c.name].not_allowed:
-            check(cols[c.name].not_allowed, "value not allowed", c.name, cols[c.name].text)
-    for c in required:
-        if c.name in ranges:
-            check(ranges[c.name], "out of range", c.name, cols[c.name].text)
+    names = [c.name for c in present]
+    currency = fx is not None and "currency" in names
     rate = "1.0"
-    if fx is not None and "currency" in cols:
-        known = ", ".join(quote_literal(k) for k in fx)
-        check(f"({p('currency')} IS NOT NULL AND {p('currency')} NOT IN ({known}))",
-              "unknown currency", "currency", cols["currency"].text)
-        rate = "CASE " + " ".join(f"WHEN {p('currency')} = {quote_literal(k)} THEN {v!r}"
-                                  for k, v in fx.items()) + " ELSE 1.0 END"
-    has_doc = table.name == "transactions" and "doc_type" in [c.name for c in present]
-    if has_doc:
-        check(f"({p('amount')} < 0 AND {p('doc_type')} IS DISTINCT FROM 'credit_note')",
-              "unmarked negative amount", "amount", cols["amount"].text)
-    for c in required:
-        if c.name in references:
-            check(f"({p(c.name)} NOT IN ({references[c.name]}))", "unknown reference", c.name,
-                  cols[c.name].text)
-    checks.append(Check(len(checks) + 1, "duplicate key", ",".join(plan.key) or None))
-
+    for rule in row_rules(table, names, references=references, currency=currency):
+        col = cols.get(rule.column or "")
+        if rule.kind == "duplicate_key":  # marked after the stage is built
+            checks.append(Check(len(checks) + 1, rule.reason, ",".join(plan.key) or None))
+        elif rule.kind == "missing":
+            check(col.missing, rule.reason, rule.column)
+        elif rule.kind == "unknown_currency" and fx is not None:
+            known = ", ".join(quote_literal(k) for k in fx)
+            check(f"({p('currency')} IS NOT NULL AND {p('currency')} NOT IN ({known}))",
+                  rule.reason, rule.column, col.text)
+            rate = "CASE " + " ".join(f"WHEN {p('currency')} = {quote_literal(k)} THEN {v!r}"
+                                      for k, v in fx.items()) + " ELSE 1.0 END"
+        elif (cond := _rule_sql(rule, cols, p, references)) is not None:
+            check(cond, rule.reason, rule.column, cols[rule.column].text)
+    has_doc = table.name == "transactions" and "doc_type" in names
     issues: dict[str, str] = {}
-    for c in present:
-        if c.required:
-            continue
-        conds = []
-        if cols[c.name].bad:
-            conds.append(f"WHEN {cols[c.name].bad} THEN 'unparsable value'")
-        if cols[c.name].not_allowed:
-            conds.append(f"WHEN {cols[c.name].not_allowed} THEN 'value not allowed'")
-        if c.name in ranges:
-            conds.append(f"WHEN {ranges[c.name]} THEN 'out of range'")
-        if c.name in references:
-            conds.append(f"WHEN {p(c.name)} NOT IN ({references[c.name]}) "
-                         "THEN 'unknown reference'")
+    for name, rules in cell_rules(table, names, references=references).items():
+        conds = [f"WHEN {cond} THEN {quote_literal(r.issue)}" for r in rules
+                 if (cond := _rule_sql(r, cols, p, references)) is not None]
         if conds:
-            issues[c.name] = "CASE " + " ".join(conds) + " END"
+            issues[name] = "CASE " + " ".join(conds) + " END"
     l2 = ["*", f"CASE {' '.join(whens)} END AS __gm_code" if whens else
           "CAST(NULL AS INTEGER) AS __gm_code", f"{rate} AS __gm_rate"]
     l2 += [f"{expr} AS {q('i$' + n)}" for n, expr in issues.items()]
@@ -392,6 +355,29 @@ def stage_sql(
            f"l2 AS (SELECT {', '.join(l2)} FROM l1) "
            f"SELECT {', '.join(final)} FROM l2")
     return sql, checks, list(issues)
+
+
+def _rule_sql(rule: RowRule | CellRule, cols: dict[str, _Col], p: Any,
+              references: dict[str, str]) -> str | None:
+    """The SQL condition of a shared rule on the stage's parsed values (``None``: the
+    rule cannot fail here, e.g. a typed column read without a text round trip)."""
+    col = cols.get(rule.column or "")
+    if rule.kind == "unparsable":
+        return col.bad if col else None
+    if rule.kind == "not_allowed":
+        return col.not_allowed if col else None
+    if rule.kind == "out_of_range":
+        bounds = []
+        if rule.low is not None:
+            bounds.append(f"{p(rule.column)} < {rule.low!r}")
+        if rule.high is not None:
+            bounds.append(f"{p(rule.column)} > {rule.high!r}")
+        return "(" + " OR ".join(bounds) + ")" if bounds else None
+    if rule.kind == "unmarked_negative":
+        return f"({p('amount')} < 0 AND {p('doc_type')} IS DISTINCT FROM 'credit_note')"
+    if rule.kind == "unknown_reference":
+        return f"({p(rule.column)} NOT IN ({references[rule.column]}))"
+    return None
 
 
 def _final_value(c: Column, present: list[Column], has_doc: bool,

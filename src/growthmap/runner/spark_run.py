@@ -6,10 +6,11 @@ DuckDB path runs, executed by Spark wherever they are Ibis expressions.  Outputs
 written as Parquet under ``<output_dir>/snapshot_<n>/`` with a ``manifest.json``
 (as-of, config, notes, evaluations), the Spark counterpart of a workspace snapshot.
 
-Before the stages run, :func:`validate_source` checks every input against its contract
-on the cluster (required columns, keys, types, allowed values and ranges, duplicate
-keys) and writes failing rows with their reason to a Parquet quarantine - simpler than
-the DuckDB loader (no mapping files, references or FX), as ``docs/scaling.md`` says.
+Before the stages run, :func:`validate_source` checks every input on the cluster with
+the DuckDB loader's own rules (:mod:`growthmap.load.rules`: required columns, keys,
+types, allowed values, ranges, references, unmarked credit notes, duplicate keys) and
+writes failing rows with their reason to a Parquet quarantine.  Not on Spark: mapping
+files and currency conversion (``docs/scaling.md`` says why).
 Models train on the driver (they read their training frames through Ibis) and score
 every account on the executors: :func:`map_in_pandas` runs a Python function over the
 batches of an Ibis expression's Spark DataFrame and collects only its result.
@@ -24,7 +25,6 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,16 @@ import pyarrow.parquet as pq
 from growthmap import __version__
 from growthmap.config import Config
 from growthmap.config._run import SparkConfig
-from growthmap.contract.inputs import TABLES, Column
-from growthmap.contract.inputs import Table as Contract
+from growthmap.contract.inputs import TABLES
 from growthmap.errors import InputError, WorkspaceError
 from growthmap.runner.duckdb_run import RunResult
 from growthmap.runner.pipeline import Progress, RunContext, run_stages
+from growthmap.runner.spark_validate import (
+    SPARK_REASONS,
+    ValidationReport,
+    row_numbered,
+    validate_tables,
+)
 
 __all__ = ["SPARK_REASONS", "VERSION_MISMATCH", "SparkSource", "ValidationReport",
            "map_in_pandas", "run_spark", "spark_session", "to_spark_dataframe",
@@ -50,13 +55,6 @@ __all__ = ["SPARK_REASONS", "VERSION_MISMATCH", "SparkSource", "ValidationReport
 #: :meth:`growthmap.scores.batch.AccountScorer.batches`).
 VERSION_MISMATCH = "growthmap version mismatch between driver and executor"
 
-#: Why the Spark path quarantines a row (a subset of the DuckDB loader's reasons, same
-#: words, first failure wins).  Not checked on Spark: unknown references, currencies and
-#: FX, unmarked negative amounts (see docs/scaling.md).
-SPARK_REASONS = ("missing key", "missing required value", "unparsable value",
-                 "value not allowed", "out of range", "duplicate key")
-_IBIS_TYPES = {"string": "string", "int": "int64", "float": "float64", "date": "date",
-               "bool": "boolean"}
 
 
 def spark_session(cfg: SparkConfig) -> Any:
@@ -143,9 +141,13 @@ def _executor_error(exc: Exception) -> WorkspaceError | None:
 class SparkSource:
     """Input tables on Spark, as Ibis tables (the pipeline's ``Source`` protocol)."""
 
-    def __init__(self, backend: Any, tables: dict[str, ibis.Table]) -> None:
+    def __init__(self, backend: Any, tables: dict[str, ibis.Table],
+                 paths: dict[str, str] | None = None) -> None:
         self.backend = backend
         self.tables = tables
+        #: the Parquet file (or folder) of each table read from files: validation numbers
+        #: its rows by their place in the file
+        self.paths = paths or {}
 
     @classmethod
     def from_parquet(cls, session: Any, input_dir: str | Path) -> SparkSource:
@@ -156,17 +158,18 @@ class SparkSource:
             raise InputError(f"input folder {root} does not exist",
                              hint="give the folder holding accounts.parquet, "
                              "transactions.parquet, ...")
-        tables = {}
+        tables, paths = {}, {}
         for name in TABLES:
             for cand in (root / f"{name}.parquet", root / name):
                 if cand.exists():
                     tables[name] = backend.read_parquet(str(cand), table_name=f"gm_in_{name}")
+                    paths[name] = str(cand)
                     break
         missing = [t for t in ("accounts", "transactions") if t not in tables]
         if missing:
             raise InputError(f"{root} has no {' or '.join(missing)} Parquet",
                              hint="name the files accounts.parquet and transactions.parquet")
-        return cls(backend, tables)
+        return cls(backend, tables, paths)
 
     @classmethod
     def from_catalog(cls, session: Any, database: str | None = None) -> SparkSource:
@@ -180,136 +183,22 @@ class SparkSource:
         return self.tables.get(name)
 
 
-@dataclass
-class ValidationReport:
-    """What validation did per table: rows in, kept, quarantined by reason, cells nulled.
-
-    ``rows_in == rows_kept + sum(quarantined.values())`` for every table.
-    """
-
-    rows_in: dict[str, int] = field(default_factory=dict)
-    rows_kept: dict[str, int] = field(default_factory=dict)
-    quarantined: dict[str, dict[str, int]] = field(default_factory=dict)
-    nulled: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"rows_in": self.rows_in, "rows_kept": self.rows_kept,
-                "quarantined": self.quarantined, "nulled": self.nulled}
-
-
-def _cast(t: ibis.Table, col: Column) -> ibis.Value:
-    raw = t[col.name]
-    typ = _IBIS_TYPES[col.dtype]
-    if raw.type().is_string() and col.dtype != "string":
-        raw = raw.strip()
-        raw = ibis.cases((raw == "", ibis.null("string")), else_=raw)
-    return raw if str(raw.type()) == typ else raw.try_cast(typ)
-
-
-def _bad(t: ibis.Table, col: Column, val: ibis.Value) -> tuple[ibis.Value, ibis.Value]:
-    """(unparsable, not allowed / out of range) flags of one cell; null-safe."""
-    raw = t[col.name]
-    unparsable = raw.notnull() & val.isnull()
-    if raw.type().is_string():
-        unparsable = unparsable & (raw.strip() != "")
-    bad = ibis.literal(False)
-    if col.allowed is not None:
-        bad = bad | (val.notnull() & ~val.isin(list(col.allowed)))
-    if col.min is not None:
-        bad = bad | (val.notnull() & (val < col.min))
-    if col.max is not None:
-        bad = bad | (val.notnull() & (val > col.max))
-    return unparsable.fill_null(False), bad.fill_null(False)
-
-
-def _validate_table(name: str, t: ibis.Table, contract: Contract
-                    ) -> tuple[ibis.Table, ibis.Table]:
-    """(clean rows cast to the contract, quarantined rows with a ``reason`` column)."""
-    missing = [c for c in contract.required_columns if c not in t.columns]
-    if missing:
-        raise InputError(f"{name}: required column(s) {', '.join(missing)} missing",
-                         hint=f"add them to {name}.parquet or rename the columns to the "
-                         "contract names (docs/data-contract.md)")
-    cols = [c for c in contract.columns if c.name in t.columns]
-    cast = {c.name: _cast(t, c) for c in cols}
-    checks: dict[str, list[ibis.Value]] = {r: [] for r in SPARK_REASONS}
-    nulls: dict[str, ibis.Value] = {}
-    key = [k for k in contract.key if k in t.columns]
-    for c in cols:
-        unparsable, bad = _bad(t, c, cast[c.name])
-        if c.required:
-            if c.name in key:
-                checks["missing key"].append(cast[c.name].isnull() & ~unparsable)
-            else:
-                checks["missing required value"].append(cast[c.name].isnull() & ~unparsable)
-            checks["unparsable value"].append(unparsable)
-            which = "value not allowed" if c.allowed is not None else "out of range"
-            checks[which].append(bad)
-        else:
-            nulls[c.name] = unparsable | bad
-            cast[c.name] = ibis.cases((unparsable | bad, ibis.null(cast[c.name].type())),
-                                      else_=cast[c.name])
-    reason = ibis.null("string")
-    for r in reversed(SPARK_REASONS[:-1]):  # first failure wins
-        if checks[r]:
-            hit = checks[r][0]
-            for h in checks[r][1:]:
-                hit = hit | h
-            reason = ibis.cases((hit, ibis.literal(r)), else_=reason)
-    extra = [c for c in t.columns if c not in cast] if contract.extra_columns else []
-    flagged = t.mutate(_reason=reason, **{f"_null_{k}": v for k, v in nulls.items()},
-                       **{f"_v_{k}": v for k, v in cast.items()})
-    if key:
-        ok = flagged.filter(flagged._reason.isnull())
-        order = [ok[f"_v_{c.name}"].cast("string") for c in cols]
-        w = ibis.window(group_by=[ok[f"_v_{k}"] for k in key], order_by=order)
-        ok = ok.mutate(_n=ibis.row_number().over(w))
-        dup = ok.filter(ok._n > 0).drop("_n").mutate(_reason=ibis.literal("duplicate key"))
-        ok = ok.filter(ok._n == 0).drop("_n")
-        bad_rows = flagged.filter(flagged._reason.notnull()).union(dup)
-    else:
-        ok = flagged.filter(flagged._reason.isnull())
-        bad_rows = flagged.filter(flagged._reason.notnull())
-    clean = ok.select(*extra, *[ok[f"_v_{k}"].name(k) for k in cast],
-                      *[ok[f"_null_{k}"] for k in nulls])
-    quarantine = bad_rows.select(*[bad_rows[c].cast("string") for c in t.columns],
-                                 reason=bad_rows._reason)
-    return clean, quarantine
-
-
 def validate_source(source: SparkSource, quarantine_dir: str | Path | None = None
                     ) -> tuple[SparkSource, ValidationReport]:
-    """Check every input against its contract; quarantine failing rows to Parquet.
+    """Check every input against the loader's rules; quarantine failing rows to Parquet.
 
-    Returns a source of clean tables (cast to the contract types, cached on the cluster)
-    and the counts; the quarantined rows with their ``reason`` go to
+    The rules are the DuckDB loader's (:mod:`growthmap.load.rules`), translated to Ibis by
+    :mod:`growthmap.runner.spark_validate`: a row quarantined by one engine is
+    quarantined by the other for the same reason.  Returns a source of clean tables
+    (cast to the contract types, cached on the cluster) and the counts; the quarantined
+    rows with their ``row_number``, ``reason`` and ``column_name`` go to
     ``<quarantine_dir>/<table>.parquet`` when a folder is given.
     """
-    report = ValidationReport()
-    tables: dict[str, ibis.Table] = {}
     be = source.backend
-    for name, t in source.tables.items():
-        clean, quarantine = _validate_table(name, t, TABLES[name])
-        clean = clean.cache()
-        nulled_cols = [c for c in clean.columns if c.startswith("_null_")]
-        if nulled_cols:
-            counts = be.execute(clean.aggregate(
-                _rows=clean.count(), **{c: clean[c].sum() for c in nulled_cols}))
-            row = counts.iloc[0]
-            report.rows_kept[name] = int(row["_rows"])
-            report.nulled[name] = {c[6:]: int(row[c]) for c in nulled_cols if row[c]}
-        else:
-            report.rows_kept[name] = int(be.execute(clean.count()))
-        q = be.execute(quarantine.group_by("reason").aggregate(n=quarantine.count()))
-        report.quarantined[name] = {str(r): int(n) for r, n in zip(q["reason"], q["n"],
-                                                                    strict=True)}
-        report.rows_in[name] = int(be.execute(t.count()))
-        if quarantine_dir is not None and report.quarantined[name]:
-            qdir = Path(quarantine_dir)
-            qdir.mkdir(parents=True, exist_ok=True)
-            pq.write_table(be.to_pyarrow(quarantine), qdir / f"{name}.parquet")
-        tables[name] = clean.drop(*nulled_cols) if nulled_cols else clean
-    return SparkSource(be, tables), report
+    numbered = {name: row_numbered(be, name, path=source.paths.get(name), table=t)
+                for name, t in source.tables.items()}
+    clean, report = validate_tables(be, numbered, quarantine_dir)
+    return SparkSource(be, clean), report
 
 
 def _next_dir(out: Path) -> tuple[int, Path]:
