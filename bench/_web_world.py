@@ -230,7 +230,7 @@ def prepare(path: Path) -> dict[str, Any]:
     for name, role, t, r in (("bench_admin", "admin", None, None),
                              ("bench_manager", "manager", terr, None),
                              ("bench_rep", "rep", None, rep)):
-        add_user(con, name, role, territory_id=t, rep_id=r)
+        add_user(con, name, role, territory_id=t, rep_id=r, replace=True)  # re-preparable
         tokens[name.removeprefix("bench_")] = issue_token(con, name)
     ids = [r[0] for r in con.execute(
         f"SELECT account_id FROM {schema}.account_value ORDER BY hash(account_id) "

@@ -126,6 +126,12 @@ def load(base: str, urls: list[tuple[str, str]], clients: int,
     return out
 
 
+def meta_path(path: Path) -> Path:
+    """The users, tokens and sample ids prepared for ``path`` (named apart from any results
+    file a user may put beside the workspace with ``--json``)."""
+    return path.with_name(path.name + ".bench-meta.json")
+
+
 def cases(meta: dict[str, Any], n: int, seed: int = 0) -> dict[str, list[tuple[str, str]]]:
     """``n`` requests of each kind, drawn from the prepared workspace."""
     rng = random.Random(seed)
@@ -146,8 +152,8 @@ def cases(meta: dict[str, Any], n: int, seed: int = 0) -> dict[str, list[tuple[s
 
 def run(path: Path, *, levels: tuple[int, ...] = (1, 50, 200), requests: int = 400,
         workers: int = 1) -> dict[str, Any]:
-    """The load test on a prepared workspace (``path`` with ``path.json`` beside it)."""
-    meta = json.loads(path.with_suffix(".json").read_text())
+    """The load test on a prepared workspace (``path``, with its :func:`meta_path` beside it)."""
+    meta = json.loads(meta_path(path).read_text())
     port = _free_port()
     proc = serve(path, port, workers)
     base = f"http://127.0.0.1:{port}"
@@ -236,7 +242,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if path is None:
         tmp = tempfile.TemporaryDirectory(prefix="gm-bench-web-")
         path = Path(tmp.name) / "web.duckdb"
-    meta_file = path.with_suffix(".json")
+    meta_file = meta_path(path)
     build_s = None
     if not path.exists():
         print(f"building a synthetic workspace of {args.accounts:,} accounts ...", flush=True)
