@@ -29,6 +29,7 @@ import duckdb
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from growthmap.contract.outputs import OUTPUTS
 from growthmap.errors import ConfigError, NotFoundError, WorkspaceError
 from growthmap.read._store import SEARCH_TABLE, Catalog, Page, ensure_indexes, records
 from growthmap.read.scope import scope_predicate
@@ -74,10 +75,9 @@ JOINED: dict[str, tuple[str, dict[str, str]]] = {
     "icp": ("ic", {"icp_fit": "icp_fit", "is_best": "is_best"}),
     "risk": ("rk", {"risk": "risk"}),
 }
-#: view column -> the stage a user must run to get it (for "not computed" messages).
-PRODUCED_BY = {"potential_account": "potential", "potential": "potential",
-               "segments": "segments", "propensity": "models", "icp": "models",
-               "risk": "models", "rollup": "plan"}
+#: output -> the stage a user must run to get it (for "not computed" messages), from
+#: the output contract, which is where every output says who provides it.
+PRODUCED_BY = {o.name: o.stage for o in OUTPUTS.values()}
 SORTABLE = ("value", "revenue_t12m", "growth", "potential", "whitespace", "share_of_wallet",
             "ptb", "icp_fit", "risk", "nbo_score", "name", "account_id", "employees",
             "recency_days")
